@@ -1,0 +1,1 @@
+"""The TTS engine: Kokoro-82M through kokoro-onnx, text chunking, normalization, WAV output."""

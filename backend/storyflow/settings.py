@@ -1,0 +1,124 @@
+"""Django settings for StoryFlow, a local narration studio.
+
+Everything runs on embedded defaults: SQLite in the repository root, generated
+audio under ``media/``, model files under ``models/``. Each value can be
+overridden with an environment variable of the same name prefixed ``STORYFLOW_``.
+"""
+import os
+from pathlib import Path
+
+# Repository root (the folder holding manage.py); backend/ is BASE_DIR / "backend".
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"STORYFLOW_{name}", default)
+
+
+SECRET_KEY = _env("SECRET_KEY", "storyflow-local-only-not-secret")
+DEBUG = _env("DEBUG", "1") == "1"
+# A local tool: it listens on loopback only.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "core_engine",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "storyflow.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "storyflow.wsgi.application"
+
+# SQLite, shared by the request threads and the TTS worker thread: WAL lets
+# readers go on while the worker writes, and a generous timeout rides out the
+# short write locks instead of failing with "database is locked".
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": Path(_env("DB_PATH", str(BASE_DIR / "db.sqlite3"))),
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+        # Tests use a file database too (not :memory:) so that the worker
+        # thread and the live test server see the same data.
+        "TEST": {"NAME": _env("TEST_DB_PATH", str(BASE_DIR / ".test-db.sqlite3"))},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+# Generated audio: <MEDIA_ROOT>/projects/{project_id}/audio/{segment_id}.wav,
+# served at /media/... by StoryFlow's own URLconf (see storyflow/urls.py).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(_env("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+# Model files (see models/README.md and `python manage.py install_model`).
+TTS_MODELS_DIR = Path(_env("MODELS_DIR", str(BASE_DIR / "models")))
+
+# Finished tasks (COMPLETED, FAILED, CANCELLED) are dropped from the in-memory
+# registry this many seconds after they finish (spec 03.02.12).
+TASK_CLEANUP_THRESHOLD = int(_env("TASK_CLEANUP_THRESHOLD", "3600"))
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # No authentication in StoryFlow (spec constraint 8): a single local user.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "api.exceptions.json_exception_handler",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "api": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
+        "core_engine": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
+    },
+}

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """StoryFlow's data model, REST API and background task system."""
+
+    name = "api"
+    verbose_name = "StoryFlow"

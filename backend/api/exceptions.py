@@ -1,0 +1,34 @@
+"""One JSON error shape for the whole API, so that bad input never becomes an HTML 500."""
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+def json_exception_handler(exc, context):
+    """DRF exception handler: DRF's own bodies, plus JSON for what DRF leaves to Django.
+
+    - DRF errors (400 field errors, 404 ``{"detail": "Not found."}``, 405, 415...)
+      keep DRF's standard bodies, which the spec's 404 body relies on.
+    - A Django ``ValidationError`` (for example a malformed UUID reaching the ORM)
+      becomes 400 with the messages.
+    - Anything else is logged with its traceback and answered with 500 JSON
+      ``{"error": ...}`` instead of Django's HTML page.
+    """
+    response = exception_handler(exc, context)
+    if response is not None:
+        return response
+    if isinstance(exc, DjangoValidationError):
+        return Response({"error": "Invalid input.", "detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(
+        {"error": "Internal error; see the server log for the traceback."},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

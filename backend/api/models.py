@@ -1,0 +1,97 @@
+"""StoryFlow's data model: a Project is an ordered list of Segments; GlobalSettings holds voice and speed."""
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+#: Longest segment text accepted by the API, in characters. A segment is one
+#: paragraph; 10,000 characters is about 11 minutes of narration, far above any
+#: paragraph of the bundled stories (the longest is 1,614 characters).
+MAX_SEGMENT_TEXT_LENGTH = 10_000
+
+#: Allowed TTS speed factor; the range kokoro-onnx accepts (it raises outside 0.5–2.0).
+MIN_TTS_SPEED = 0.5
+MAX_TTS_SPEED = 2.0
+
+#: Voice used when GlobalSettings is first created. It exists in both the bundled
+#: voices (voices_ja.npz) and the official voices-v1.0.bin.
+DEFAULT_VOICE_ID = "jf_alpha"
+
+
+class Project(models.Model):
+    """A story being narrated: a title and its ordered segments (``project.segments``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Segment(models.Model):
+    """One narrated unit of a project, usually a paragraph.
+
+    ``audio_file`` holds the URL path of the generated WAV
+    (``/media/projects/{project_id}/audio/{segment_id}.wav``, spec §10.5), or
+    null when there is no audio; ``audio_duration`` is its length in seconds.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="segments")
+    sequence_index = models.PositiveIntegerField(default=0)
+    text_content = models.TextField(blank=True, default="")
+    is_locked = models.BooleanField(default=False)
+    audio_file = models.CharField(max_length=500, null=True, blank=True, default=None)
+    audio_duration = models.FloatField(null=True, blank=True, default=None)
+
+    class Meta:
+        ordering = ["sequence_index", "id"]
+        indexes = [models.Index(fields=["project", "sequence_index"])]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence_index} {self.text_content[:40]}"
+
+    @property
+    def has_audio(self) -> bool:
+        """True when the segment points at a generated WAV."""
+        return bool(self.audio_file)
+
+
+class GlobalSettings(models.Model):
+    """The single row of studio-wide TTS settings (voice and speed).
+
+    Read it with :meth:`load`, which creates the row with defaults on first use.
+    """
+
+    default_voice_id = models.CharField(max_length=100, default=DEFAULT_VOICE_ID)
+    tts_speed = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(MIN_TTS_SPEED), MaxValueValidator(MAX_TTS_SPEED)],
+    )
+
+    class Meta:
+        verbose_name = "global settings"
+        verbose_name_plural = "global settings"
+
+    def __str__(self) -> str:
+        return f"voice={self.default_voice_id} speed={self.tts_speed}"
+
+    def save(self, *args, **kwargs):
+        """Always save as the one row (pk=1)."""
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        """The settings row cannot be deleted; this is a no-op."""
+        return (0, {})
+
+    @classmethod
+    def load(cls) -> "GlobalSettings":
+        """Return the settings row, creating it with defaults if missing."""
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

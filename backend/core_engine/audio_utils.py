@@ -1,0 +1,168 @@
+"""Audio post-processing and file I/O for generated narration.
+
+Audio arrays are 1-D float32 mono in [-1, 1]; sample rates in Hz; durations in
+seconds. Output files are WAV, 24 000 Hz (Kokoro's native rate), mono, 16-bit PCM.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+
+#: Integrated loudness target for narration, LUFS. ACX (Audible) requires
+#: audiobook files between -23 and -18 dB RMS with peaks below -3 dBFS; EBU R128
+#: (-23 LUFS) targets broadcast, podcasts/spoken word commonly use -16 to -19 LUFS.
+#: -18 LUFS sits at the loud end of the ACX window and close to spoken-word norms.
+TARGET_LUFS = -18.0
+#: Sample-peak ceiling after gain, dBFS (-1 dBFS: the usual limit for lossy re-encoding headroom).
+PEAK_CEILING_DBFS = -1.0
+#: pyloudnorm's gating block is 400 ms (ITU-R BS.1770-4); shorter audio cannot be measured.
+LOUDNESS_BLOCK_SECONDS = 0.4
+#: Default fade length in seconds (5 ms: inaudible as a fade, long enough to remove a click).
+DEFAULT_FADE_SECONDS = 0.005
+#: Below this RMS the audio is treated as silence and left unchanged (≈ -100 dBFS).
+_SILENCE_RMS = 1e-5
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def get_audio_duration(path: str | Path) -> float:
+    """Duration of an audio file in seconds (from its header via ``soundfile.info``).
+
+    Raises:
+        RuntimeError / soundfile.LibsndfileError: unreadable file; FileNotFoundError if missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    info = sf.info(str(path))
+    return info.frames / float(info.samplerate)
+
+
+def _peak_gain(audio: np.ndarray, ceiling_dbfs: float) -> float:
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak <= 0.0:
+        return 1.0
+    return 10 ** (ceiling_dbfs / 20) / peak
+
+
+def normalize_loudness(
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float = TARGET_LUFS,
+    peak_ceiling_dbfs: float = PEAK_CEILING_DBFS,
+) -> np.ndarray:
+    """Scale ``audio`` to ``target_lufs`` integrated loudness, keeping peaks ≤ ``peak_ceiling_dbfs``.
+
+    Loudness is ITU-R BS.1770-4 integrated loudness (K-weighting, 400 ms gated
+    blocks) measured with ``pyloudnorm.Meter``. A single gain is applied; if it
+    would push the sample peak above the ceiling the gain is reduced to meet the
+    ceiling (so very peaky audio ends up a little quieter than the target, never clipped).
+
+    Audio shorter than one 400 ms block cannot be measured: it is peak-normalized
+    to the ceiling instead. Silent (or near-silent, RMS < 1e-5) audio is returned
+    unchanged; the result never contains NaN/inf.
+
+    Args:
+        audio: 1-D float array, mono.
+        sample_rate: Hz.
+        target_lufs: LUFS (default -18, see ``TARGET_LUFS``).
+        peak_ceiling_dbfs: dBFS sample-peak ceiling (default -1).
+
+    Returns:
+        A new float32 array of the same length.
+    """
+    audio = np.nan_to_num(np.asarray(audio, dtype=np.float64).ravel())
+    if audio.size == 0 or float(np.sqrt(np.mean(audio**2))) < _SILENCE_RMS:
+        return audio.astype(np.float32)
+
+    ceiling_gain = _peak_gain(audio, peak_ceiling_dbfs)
+    if audio.size < int(LOUDNESS_BLOCK_SECONDS * sample_rate) + 1:
+        return (audio * ceiling_gain).astype(np.float32)
+
+    import pyloudnorm
+
+    loudness = pyloudnorm.Meter(sample_rate).integrated_loudness(audio)
+    if not math.isfinite(loudness):  # every block gated out (e.g. only clicks)
+        return (audio * ceiling_gain).astype(np.float32)
+    gain = 10 ** ((target_lufs - loudness) / 20)
+    gain = min(gain, ceiling_gain)
+    return (audio * gain).astype(np.float32)
+
+
+def apply_fades(audio: np.ndarray, sample_rate: int, fade_seconds: float = DEFAULT_FADE_SECONDS) -> np.ndarray:
+    """Raised-cosine (Hann half-window) fade-in and fade-out of ``fade_seconds`` each.
+
+    Removes the discontinuity (audible click) where chunks are joined. The fade
+    is shortened to half the audio length for very short audio.
+
+    Returns:
+        A new float32 array of the same length.
+    """
+    out = np.array(audio, dtype=np.float32, copy=True).ravel()
+    n = min(int(round(fade_seconds * sample_rate)), out.size // 2)
+    if n <= 0:
+        return out
+    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+    out[:n] *= ramp
+    out[-n:] *= ramp[::-1]
+    return out
+
+
+def join_with_pauses(parts: Sequence[np.ndarray], pauses: Sequence[float], sample_rate: int) -> np.ndarray:
+    """Concatenate audio ``parts``, inserting ``pauses[i]`` seconds of silence after ``parts[i]``.
+
+    Args:
+        parts: 1-D float arrays.
+        pauses: seconds, same length as ``parts`` (negative values count as 0).
+        sample_rate: Hz.
+
+    Returns:
+        One float32 array (empty if there are no parts).
+
+    Raises:
+        ValueError: ``parts`` and ``pauses`` differ in length.
+    """
+    if len(parts) != len(pauses):
+        raise ValueError(f"{len(parts)} parts but {len(pauses)} pauses")
+    pieces: list[np.ndarray] = []
+    for part, pause in zip(parts, pauses):
+        pieces.append(np.asarray(part, dtype=np.float32).ravel())
+        silence = int(round(max(0.0, float(pause)) * sample_rate))
+        if silence:
+            pieces.append(np.zeros(silence, dtype=np.float32))
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(pieces)
+
+
+def write_wav_atomic(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write mono 16-bit PCM WAV atomically: temp file in the same folder, then ``os.replace``.
+
+    Readers never see a half-written file. Parent folders are created. On any
+    failure the temp file is removed and the exception propagates; an existing
+    file at ``path`` is then left as it was. Samples are clipped to [-1, 1].
+
+    Returns:
+        The final path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).ravel()), -1.0, 1.0)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.wav", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        sf.write(str(tmp), data, int(sample_rate), subtype="PCM_16", format="WAV")
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

@@ -6,3 +6,6 @@ class ApiConfig(AppConfig):
 
     name = "api"
     verbose_name = "StoryFlow"
+
+    def ready(self) -> None:
+        from api import signals  # noqa: F401  (connects the media cleanup receivers)

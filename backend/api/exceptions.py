@@ -4,10 +4,20 @@ import logging
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
+
+
+class ApiError(APIException):
+    """An error answered as ``{"error": message}`` with the given HTTP status (for example 409)."""
+
+    def __init__(self, status_code: int, message: str):
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
 
 
 def json_exception_handler(exc, context):
@@ -20,6 +30,8 @@ def json_exception_handler(exc, context):
     - Anything else is logged with its traceback and answered with 500 JSON
       ``{"error": ...}`` instead of Django's HTML page.
     """
+    if isinstance(exc, ApiError):
+        return Response({"error": exc.message}, status=exc.status_code)
     response = exception_handler(exc, context)
     if response is not None:
         return response

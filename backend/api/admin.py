@@ -1,0 +1,60 @@
+"""Django admin: projects with their segments inline, a searchable segment list, the settings row."""
+from django.contrib import admin
+
+from api.models import GlobalSettings, Project, Segment
+
+
+class SegmentInline(admin.TabularInline):
+    """The project's segments in reading order."""
+
+    model = Segment
+    fields = ["sequence_index", "text_content", "is_locked", "audio_file", "audio_duration"]
+    readonly_fields = ["audio_file", "audio_duration"]
+    ordering = ["sequence_index"]
+    extra = 0
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects, newest first, with their segments inline."""
+
+    list_display = ["title", "segment_total", "created_at", "updated_at"]
+    search_fields = ["title"]
+    inlines = [SegmentInline]
+
+    @admin.display(description="segments")
+    def segment_total(self, project: Project) -> int:
+        return project.segments.count()
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """All segments: project, sequence, locked, has-audio and duration; searchable by text."""
+
+    list_display = ["short_text", "project", "sequence_index", "is_locked", "has_audio", "audio_duration"]
+    list_filter = ["is_locked", "project"]
+    search_fields = ["text_content"]
+    list_select_related = ["project"]
+    ordering = ["project", "sequence_index"]
+    readonly_fields = ["audio_file", "audio_duration"]
+
+    @admin.display(description="text")
+    def short_text(self, segment: Segment) -> str:
+        return segment.text_content[:80]
+
+    @admin.display(boolean=True, description="has audio")
+    def has_audio(self, segment: Segment) -> bool:
+        return segment.has_audio
+
+
+@admin.register(GlobalSettings)
+class GlobalSettingsAdmin(admin.ModelAdmin):
+    """The single settings row: editable, never added twice or deleted."""
+
+    list_display = ["default_voice_id", "tts_speed"]
+
+    def has_add_permission(self, request) -> bool:
+        return not GlobalSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,161 @@
+"""DRF serializers: the JSON shapes of projects, segments, settings, import and generation options.
+
+Fields are strict about JSON types: a number where text is expected, or a
+string where a boolean is expected, is a 400 with field errors rather than a
+silent conversion (DRF's own fields accept ``123`` as text and ``"yes"`` as true).
+"""
+from django.db.models import Max
+from rest_framework import serializers
+
+from api.models import (
+    MAX_SEGMENT_TEXT_LENGTH,
+    MAX_TTS_SPEED,
+    MIN_TTS_SPEED,
+    GlobalSettings,
+    Project,
+    Segment,
+)
+from core_engine.model_loader import KokoroModelLoader
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that accepts only JSON strings."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean accepting JSON ``true``/``false`` and the strings ``"true"``/``"false"`` (any case)."""
+
+    default_error_messages = {"invalid": 'Must be a boolean: true or false (or the strings "true"/"false").'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in ("true", "false"):
+            return data.lower() == "true"
+        self.fail("invalid")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that accepts only JSON integers (not strings, floats or booleans)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A FloatField that accepts only JSON numbers (not strings or booleans)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    """A segment. ``audio_file`` (URL path or null) and ``audio_duration`` (seconds) are read-only.
+
+    On create, ``sequence_index`` defaults to the end of the project. A
+    segment's ``project`` cannot change after creation.
+    """
+
+    text_content = StrictCharField(
+        allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        max_length=MAX_SEGMENT_TEXT_LENGTH,
+        error_messages={"max_length": f"Text is limited to {MAX_SEGMENT_TEXT_LENGTH} characters; split the segment."},
+    )
+    is_locked = StrictBooleanField(required=False)
+    sequence_index = StrictIntegerField(required=False, min_value=0)
+
+    class Meta:
+        model = Segment
+        fields = ["id", "project", "sequence_index", "text_content", "is_locked", "audio_file", "audio_duration"]
+        read_only_fields = ["id", "audio_file", "audio_duration"]
+
+    def validate_project(self, project):
+        if self.instance is not None and project != self.instance.project:
+            raise serializers.ValidationError("A segment cannot move to another project.")
+        return project
+
+    def create(self, validated_data):
+        if "sequence_index" not in validated_data:
+            last = validated_data["project"].segments.aggregate(last=Max("sequence_index"))["last"]
+            validated_data["sequence_index"] = 0 if last is None else last + 1
+        return super().create(validated_data)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    """A project in lists: no segments, but their count and the audio seconds generated so far."""
+
+    title = StrictCharField(max_length=255)
+    segment_count = serializers.IntegerField(read_only=True)
+    total_audio_duration = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "title", "created_at", "updated_at", "segment_count", "total_audio_duration"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Annotated by the viewset's queryset; computed here for freshly created instances.
+        if data.get("segment_count") is None:
+            data["segment_count"] = instance.segments.count()
+        if data.get("total_audio_duration") is None:
+            data["total_audio_duration"] = sum(s.audio_duration or 0 for s in instance.segments.all())
+        return data
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    """A project with its segments ordered by ``sequence_index``."""
+
+    segments = serializers.SerializerMethodField()
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "segments"]
+
+    def get_segments(self, project):
+        return SegmentSerializer(project.segments.order_by("sequence_index", "id"), many=True).data
+
+
+class StoryImportSerializer(serializers.Serializer):
+    """Body of ``POST /api/projects/import/``: ``{"title": str, "text": str}``."""
+
+    title = StrictCharField(max_length=255)
+    text = StrictCharField(trim_whitespace=False, max_length=2_000_000)
+
+
+class GenerateAllOptionsSerializer(serializers.Serializer):
+    """Body of ``POST /api/projects/{id}/generate-all-audio/``; both options optional."""
+
+    skip_locked = StrictBooleanField(required=False, default=True)
+    force_regenerate = StrictBooleanField(required=False, default=False)
+
+
+class GlobalSettingsSerializer(serializers.ModelSerializer):
+    """``{"default_voice_id": str, "tts_speed": float}``; the voice must be installed, speed 0.5–2.0."""
+
+    default_voice_id = StrictCharField(max_length=100)
+    tts_speed = StrictFloatField(min_value=MIN_TTS_SPEED, max_value=MAX_TTS_SPEED)
+
+    class Meta:
+        model = GlobalSettings
+        fields = ["default_voice_id", "tts_speed"]
+
+    def validate_default_voice_id(self, value: str) -> str:
+        voices = KokoroModelLoader.get_voices()
+        if not voices:
+            raise serializers.ValidationError(
+                "No voices are installed; run `python manage.py install_model` first."
+            )
+        if value not in voices:
+            raise serializers.ValidationError(f"Unknown voice '{value}'. Available voices: {', '.join(voices)}.")
+        return value

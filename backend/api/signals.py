@@ -1,0 +1,26 @@
+"""Keep media/ in step with the database: deleting a segment or project deletes its audio.
+
+Signals (not ``perform_destroy``) so that deletes from the API, the admin,
+bulk queryset deletes and cascades all clean up. Files go only after the
+transaction commits, so a rolled-back delete never loses audio.
+"""
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from api.models import Project, Segment
+from api.services.media_files import delete_project_media, delete_segment_audio
+
+
+@receiver(post_delete, sender=Segment, dispatch_uid="storyflow_segment_audio_cleanup")
+def delete_audio_of_deleted_segment(sender, instance: Segment, **kwargs) -> None:
+    """Remove the deleted segment's WAV once the delete commits."""
+    project_id, segment_id, audio_url = instance.project_id, instance.id, instance.audio_file
+    transaction.on_commit(lambda: delete_segment_audio(project_id, segment_id, audio_url))
+
+
+@receiver(post_delete, sender=Project, dispatch_uid="storyflow_project_media_cleanup")
+def delete_media_of_deleted_project(sender, instance: Project, **kwargs) -> None:
+    """Remove ``media/projects/{id}/`` once the project's delete commits."""
+    project_id = instance.id
+    transaction.on_commit(lambda: delete_project_media(project_id))

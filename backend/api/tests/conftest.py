@@ -1,0 +1,122 @@
+"""Fixtures for the API tests: a fresh TaskManager per test, a fast fake TTS engine, task waiting."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from api.tasks import TERMINAL_STATUSES, TaskManager
+from api.tests.factories import ProjectFactory, SegmentFactory
+
+FAKE_VOICES = ["jf_alpha", "jm_kumo"]
+
+
+@pytest.fixture(autouse=True)
+def task_manager():
+    """A fresh TaskManager singleton for each test, shut down (and waited for) afterwards."""
+    TaskManager._instance = None
+    manager = TaskManager()
+    yield manager
+    manager.shutdown(wait=True)
+    TaskManager._instance = None
+
+
+class FakeEngine:
+    """Stands in for ``core_engine.tts_wrapper.generate_audio`` in API tests (the real model is too slow).
+
+    It honours the same contract: it writes a real 24 kHz mono 16-bit WAV to
+    ``output_path`` atomically (temp file + ``os.replace``), returns the result
+    dict, and fails (``success`` False) for texts containing ``FAIL``. Setting
+    ``gate`` makes each call wait for it, so tests can observe PROCESSING.
+    """
+
+    sample_rate = 24000
+    seconds_per_char = 0.05
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.gate: threading.Event | None = None
+        self.started = threading.Event()
+        self.delay = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, text, voice_id, speed, output_path, on_progress=None):
+        with self._lock:
+            self.calls.append({"text": text, "voice_id": voice_id, "speed": speed, "output_path": str(output_path)})
+        self.started.set()
+        if self.gate is not None:
+            assert self.gate.wait(20), "test gate never opened"
+        if self.delay:
+            time.sleep(self.delay)
+        if "FAIL" in text:
+            return {"success": False, "audio_path": None, "duration": None, "error": "fake engine failure"}
+        seconds = max(0.1, len(text) * self.seconds_per_char / speed)
+        t = np.arange(int(seconds * self.sample_rate)) / self.sample_rate
+        audio = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        path = Path(output_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        sf.write(tmp, audio, self.sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+        return {"success": True, "audio_path": str(path), "duration": round(len(audio) / self.sample_rate, 2), "error": None}
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """Patch the TTS engine with :class:`FakeEngine` and report a model with :data:`FAKE_VOICES` installed."""
+    from core_engine import tts_wrapper
+    from core_engine.model_loader import KokoroModelLoader
+
+    engine = FakeEngine()
+    monkeypatch.setattr(tts_wrapper, "generate_audio", engine)
+    monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: True))
+    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: list(FAKE_VOICES)))
+    return engine
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Report that no TTS model is installed."""
+    from core_engine.model_loader import KokoroModelLoader
+
+    monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: False))
+
+
+def wait_for_task(task_id: str, timeout: float = 20.0) -> dict:
+    """Poll the TaskManager until the task reaches a terminal status; return its final snapshot."""
+    manager = TaskManager()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = manager.get_task_status(task_id)
+        assert state is not None, f"task {task_id} vanished"
+        if state["status"] in TERMINAL_STATUSES:
+            return state
+        time.sleep(0.01)
+    raise AssertionError(f"task {task_id} did not finish within {timeout} s: {manager.get_task_status(task_id)}")
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.005):
+    """Wait until ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory(title="The Lighthouse")
+
+
+@pytest.fixture
+def segments(project):
+    """Three segments of ``project``, sequence 0..2."""
+    return [SegmentFactory(project=project, sequence_index=i, text_content=f"Paragraph number {i} of the story.") for i in range(3)]

@@ -1,0 +1,176 @@
+"""REST API views: thin adapters from HTTP to the services in ``api.services``.
+
+Endpoints (router in ``api/urls.py``):
+
+- ``/api/projects/`` CRUD, ``POST /api/projects/import/``,
+  ``POST /api/projects/{id}/generate-all-audio/``
+- ``/api/segments/`` CRUD (``?project=<id>``), ``POST /api/segments/{id}/generate-audio/``
+- ``GET/PATCH /api/settings/``, ``GET /api/voices/``
+- ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``
+"""
+from django.db.models import Count, Sum
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.exceptions import ApiError
+from api.models import GlobalSettings, Project, Segment
+from api.serializers import (
+    GenerateAllOptionsSerializer,
+    GlobalSettingsSerializer,
+    ProjectDetailSerializer,
+    ProjectSerializer,
+    SegmentSerializer,
+    StoryImportSerializer,
+)
+from api.services.audio_generation import (
+    GenerationRejected,
+    start_project_audio_generation,
+    start_segment_audio_generation,
+)
+from api.services.story_import import import_story
+from api.tasks import get_task_manager
+from core_engine.model_loader import KokoroModelLoader
+
+ERROR_SEGMENT_LOCKED_EDIT = "Segment is locked. Unlock it (PATCH is_locked=false) before changing its text or deleting it."
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """Projects. The detail view includes the segments ordered by ``sequence_index``."""
+
+    def get_queryset(self):
+        return Project.objects.annotate(
+            segment_count=Count("segments"), total_audio_duration=Sum("segments__audio_duration")
+        ).order_by("-updated_at")
+
+    def get_serializer_class(self):
+        return ProjectDetailSerializer if self.action == "retrieve" else ProjectSerializer
+
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_story(self, request):
+        """``{"title", "text"}`` -> 201 with the new project and one segment per paragraph."""
+        serializer = StoryImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            project = import_story(**serializer.validated_data)
+        except ValueError as exc:
+            return Response({"text": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        project = self.get_queryset().get(pk=project.pk)
+        return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], url_path="generate-all-audio")
+    def generate_all_audio(self, request, pk=None):
+        """Queue TTS for the project's segments (spec §3.2.2): 200, 202, 400, 404 or 503."""
+        project = self.get_object()
+        if not isinstance(request.data, dict):
+            raise ApiError(400, 'The body must be a JSON object such as {"skip_locked": true, "force_regenerate": false}.')
+        options = GenerateAllOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        try:
+            status_code, body = start_project_audio_generation(project, **options.validated_data)
+        except GenerationRejected as rejected:
+            return Response(rejected.body, status=rejected.status_code)
+        return Response(body, status=status_code)
+
+
+class SegmentViewSet(viewsets.ModelViewSet):
+    """Segments, filterable with ``?project=<uuid>``, in ``sequence_index`` order.
+
+    A locked segment's text cannot change and it cannot be deleted (409) until unlocked.
+    """
+
+    serializer_class = SegmentSerializer
+    queryset = Segment.objects.order_by("project_id", "sequence_index", "id")
+    filterset_fields = ["project"]
+
+    def perform_update(self, serializer):
+        segment = serializer.instance
+        data = serializer.validated_data
+        still_locked = data.get("is_locked", segment.is_locked)
+        if segment.is_locked and still_locked and "text_content" in data and data["text_content"] != segment.text_content:
+            raise ApiError(status.HTTP_409_CONFLICT, ERROR_SEGMENT_LOCKED_EDIT)
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        if instance.is_locked:
+            raise ApiError(status.HTTP_409_CONFLICT, ERROR_SEGMENT_LOCKED_EDIT)
+        instance.delete()  # the post_delete signal removes the .wav after commit
+
+    @action(detail=True, methods=["post"], url_path="generate-audio")
+    def generate_audio(self, request, pk=None):
+        """Queue TTS for one segment (spec §3.2.1): 202, 400, 404, 409 or 503."""
+        segment = self.get_object()
+        try:
+            body = start_segment_audio_generation(segment)
+        except GenerationRejected as rejected:
+            return Response(rejected.body, status=rejected.status_code)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class GlobalSettingsView(APIView):
+    """``GET /api/settings/`` and ``PATCH /api/settings/`` for the single settings row."""
+
+    def get(self, request):
+        return Response(GlobalSettingsSerializer(GlobalSettings.load()).data)
+
+    def patch(self, request):
+        serializer = GlobalSettingsSerializer(GlobalSettings.load(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+    put = patch
+
+
+class VoiceListView(APIView):
+    """``GET /api/voices/``: the voice ids of the installed model.
+
+    Body: ``{"voices": [str, ...], "default_voice_id": str, "model_available": bool, "model_variant": str | null}``.
+    """
+
+    def get(self, request):
+        files = KokoroModelLoader.resolve_model_files()
+        return Response(
+            {
+                "voices": KokoroModelLoader.get_voices(),
+                "default_voice_id": GlobalSettings.load().default_voice_id,
+                "model_available": files is not None,
+                "model_variant": files.variant if files else None,
+            }
+        )
+
+
+def _task_status_body(task_id: str, task_state: dict) -> dict:
+    """The spec's status body (§3.2.3): task_id, status, progress, completed_segments, errors."""
+    return {
+        "task_id": task_id,
+        "status": task_state["status"],
+        "progress": task_state["progress"],
+        "completed_segments": task_state["completed_segments"],
+        "errors": task_state["errors"],
+    }
+
+
+class TaskStatusView(APIView):
+    """``GET /api/tasks/{task_id}/status/``: 200 with the status body, or 404 ``{"error": "Task not found"}``."""
+
+    def get(self, request, task_id: str):
+        task_state = get_task_manager().get_task_status(task_id)
+        if task_state is None:
+            return Response({"error": "Task not found"}, status=status.HTTP_404_NOT_FOUND)
+        return Response(_task_status_body(task_id, task_state), status=status.HTTP_200_OK)
+
+
+class TaskCancelView(APIView):
+    """``POST /api/tasks/{task_id}/cancel/``: request cancellation; 202 with the status body, 404 if unknown.
+
+    A PENDING task is CANCELLED at once; a PROCESSING one finishes its current
+    segment and then ends CANCELLED; a finished task is left as it is.
+    """
+
+    def post(self, request, task_id: str):
+        task_state = get_task_manager().cancel_task(task_id)
+        if task_state is None:
+            return Response({"error": "Task not found"}, status=status.HTTP_404_NOT_FOUND)
+        return Response(_task_status_body(task_id, task_state), status=status.HTTP_202_ACCEPTED)

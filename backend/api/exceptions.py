@@ -32,13 +32,14 @@ def json_exception_handler(exc, context):
     """
     if isinstance(exc, ApiError):
         return Response({"error": exc.message}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        # The spec's 404 body; DRF would say "No Segment matches the given query."
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     response = exception_handler(exc, context)
     if response is not None:
         return response
     if isinstance(exc, DjangoValidationError):
         return Response({"error": "Invalid input.", "detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, Http404):
-        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
     return Response(
         {"error": "Internal error; see the server log for the traceback."},

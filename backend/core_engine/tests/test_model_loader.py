@@ -1,0 +1,112 @@
+"""KokoroModelLoader: file resolution, voices listing, singleton/thread safety (pure: loading is faked)."""
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core_engine.model_loader import KokoroModelLoader, ModelFiles, ModelNotAvailableError
+
+
+def make_voices(path, names):
+    np.savez(path, **{name: np.zeros((510, 1, 256), np.float32) for name in names})
+
+
+def test_no_model(tmp_models_dir):
+    assert KokoroModelLoader.resolve_model_files() is None
+    assert KokoroModelLoader.is_model_available() is False
+    assert KokoroModelLoader.get_voices() == []
+    with pytest.raises(ModelNotAvailableError, match="python manage.py install_model"):
+        KokoroModelLoader.get_session()
+    assert issubclass(ModelNotAvailableError, RuntimeError)
+
+
+def test_incomplete_pair_is_not_a_model(tmp_models_dir):
+    (tmp_models_dir / "kokoro-v1.0.int8.onnx").write_bytes(b"x")
+    assert KokoroModelLoader.resolve_model_files() is None
+    (tmp_models_dir / "voices-v1.0.bin").write_bytes(b"x")  # official voices without official model
+    assert KokoroModelLoader.resolve_model_files() is None
+
+
+def test_bundled_then_official_preference(tmp_models_dir):
+    (tmp_models_dir / "kokoro-v1.0.int8.onnx").write_bytes(b"x")
+    make_voices(tmp_models_dir / "voices_ja.npz", ["jf_b", "jf_a"])
+    assert KokoroModelLoader.resolve_model_files() == ModelFiles(
+        tmp_models_dir / "kokoro-v1.0.int8.onnx", tmp_models_dir / "voices_ja.npz", "bundled-int8"
+    )
+    assert KokoroModelLoader.get_voices() == ["jf_a", "jf_b"]
+
+    (tmp_models_dir / "kokoro-v1.0.onnx").write_bytes(b"x")
+    with open(tmp_models_dir / "voices-v1.0.bin", "wb") as fh:  # the official .bin is an npz archive
+        np.savez(fh, af_heart=np.zeros((510, 1, 256), np.float32), am_adam=np.zeros((510, 1, 256), np.float32))
+    files = KokoroModelLoader.resolve_model_files()
+    assert files.variant == "official" and files.voices_path.name == "voices-v1.0.bin"
+    assert KokoroModelLoader.get_voices() == ["af_heart", "am_adam"]
+
+
+def test_voices_cache_follows_file_changes(tmp_models_dir):
+    (tmp_models_dir / "kokoro-v1.0.int8.onnx").write_bytes(b"x")
+    voices = tmp_models_dir / "voices_ja.npz"
+    make_voices(voices, ["one"])
+    assert KokoroModelLoader.get_voices() == ["one"]
+    make_voices(voices, ["one", "two"])
+    os.utime(voices, ns=(2_000_000_000_000_000_000, 2_000_000_000_000_000_000))
+    assert KokoroModelLoader.get_voices() == ["one", "two"]
+
+
+def test_corrupt_voices_file_gives_no_voices(tmp_models_dir):
+    (tmp_models_dir / "kokoro-v1.0.int8.onnx").write_bytes(b"x")
+    (tmp_models_dir / "voices_ja.npz").write_bytes(b"not a zip")
+    assert KokoroModelLoader.get_voices() == []
+
+
+def test_settings_are_read_at_call_time(settings, tmp_path):
+    first, second = tmp_path / "m1", tmp_path / "m2"
+    for folder in (first, second):
+        folder.mkdir()
+    (second / "kokoro-v1.0.int8.onnx").write_bytes(b"x")
+    make_voices(second / "voices_ja.npz", ["v"])
+    settings.TTS_MODELS_DIR = first
+    assert not KokoroModelLoader.is_model_available()
+    settings.TTS_MODELS_DIR = second
+    assert KokoroModelLoader.is_model_available()
+
+
+def test_concurrent_first_use_loads_once_and_reloads_on_change(tmp_models_dir, monkeypatch):
+    model = tmp_models_dir / "kokoro-v1.0.int8.onnx"
+    model.write_bytes(b"x")
+    make_voices(tmp_models_dir / "voices_ja.npz", ["v"])
+    loads = []
+
+    def slow_fake_load(files):
+        loads.append(files)
+        time.sleep(0.2)  # long enough for every thread to arrive while loading
+        return object()
+
+    monkeypatch.setattr(KokoroModelLoader, "_load", staticmethod(slow_fake_load))
+    results = []
+    barrier = threading.Barrier(8)
+
+    def worker():
+        barrier.wait()
+        results.append(KokoroModelLoader.get_session())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1
+    assert len(results) == 8 and all(r is results[0] for r in results)
+    assert KokoroModelLoader.get_session() is results[0]
+
+    # the model file changes (e.g. install_model rebuilt it): the next call reloads
+    model.write_bytes(b"xy")
+    reloaded = KokoroModelLoader.get_session()
+    assert len(loads) == 2 and reloaded is not results[0]
+
+    # reset() drops the session
+    KokoroModelLoader.reset()
+    assert KokoroModelLoader.get_session() is not reloaded
+    assert len(loads) == 3

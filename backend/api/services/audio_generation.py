@@ -21,7 +21,7 @@ from uuid import uuid4
 
 from django.conf import settings
 
-from api.models import GlobalSettings, Project, Segment
+from api.models import MAX_TTS_SPEED, MIN_TTS_SPEED, GlobalSettings, Project, Segment
 from api.services.media_files import remove_empty_dirs, remove_file
 from api.tasks import TaskFailure, TaskManagerShutdownError, get_task_manager
 from core_engine import tts_wrapper
@@ -60,22 +60,31 @@ def _require_model() -> None:
         raise GenerationRejected(503, {"error": ERROR_MODEL_MISSING})
 
 
-def _read_voice_settings() -> VoiceSettings:
-    """Read GlobalSettings; 400 if its voice is not one the installed model has."""
+def _read_voice_settings(voice_id: str | None = None, speed: float | None = None) -> VoiceSettings:
+    """Resolve the voice and speed: explicit values win over GlobalSettings.
+
+    Raises:
+        GenerationRejected: 400 if the voice is not one the installed model has,
+            or the speed is outside 0.5–2.0.
+    """
     settings_obj = GlobalSettings.load()
+    voice_id = voice_id or settings_obj.default_voice_id
+    speed = float(settings_obj.tts_speed if speed is None else speed)
     voices = KokoroModelLoader.get_voices()
-    if settings_obj.default_voice_id not in voices:
+    if voice_id not in voices:
         raise GenerationRejected(
             400,
             {
                 "error": (
-                    f"Voice '{settings_obj.default_voice_id}' is not available in the installed model. "
+                    f"Voice '{voice_id}' is not available in the installed model. "
                     f"Choose one of {', '.join(voices)} with PATCH /api/settings/."
                 ),
                 "available_voices": voices,
             },
         )
-    return VoiceSettings(voice_id=settings_obj.default_voice_id, speed=float(settings_obj.tts_speed))
+    if not MIN_TTS_SPEED <= speed <= MAX_TTS_SPEED:
+        raise GenerationRejected(400, {"error": f"Speed {speed} is outside {MIN_TTS_SPEED}–{MAX_TTS_SPEED}."})
+    return VoiceSettings(voice_id=voice_id, speed=speed)
 
 
 def _submit(task_fn, task_id: str) -> None:
@@ -118,12 +127,18 @@ def start_segment_audio_generation(segment: Segment) -> dict[str, Any]:
 
 
 def start_project_audio_generation(
-    project: Project, *, skip_locked: bool = True, force_regenerate: bool = False
+    project: Project,
+    *,
+    skip_locked: bool = True,
+    force_regenerate: bool = False,
+    voice_id: str | None = None,
+    speed: float | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Select a project's segments and queue one batch task (``POST /api/projects/{id}/generate-all-audio/``).
 
     Segments are taken in ``sequence_index`` order; locked ones are skipped when
     ``skip_locked``, ones with audio unless ``force_regenerate``, and empty ones always.
+    ``voice_id``/``speed`` override GlobalSettings for this task (``manage.py narrate``).
 
     Returns:
         ``(200, {"message": "No segments to process", ...})`` when nothing is left,
@@ -157,7 +172,7 @@ def start_project_audio_generation(
         }
 
     _require_model()
-    voice = _read_voice_settings()
+    voice = _read_voice_settings(voice_id, speed)
 
     task_id = f"tts_batch_{project.id}_{uuid4().hex[:8]}"
     _submit(build_batch_task(task_id, [segment.id for segment in to_process], voice), task_id)

@@ -1,0 +1,135 @@
+"""``python manage.py narrate PATH [--title T] [--voice V] [--speed S]``: narrate a text file end to end.
+
+It imports the file as a project (one segment per paragraph, as
+``POST /api/projects/import/`` does), queues one batch task on the same
+TaskManager the API uses, shows a tqdm progress bar (characters done, the
+current segment, ETA) and ends with the total audio duration, the wall time,
+the real-time factor (RTF = wall seconds / audio seconds; below 1 is faster
+than real time) and the output folder. Ctrl-C cancels cleanly: the segment
+being synthesized finishes and keeps its audio, nothing else starts; a second
+Ctrl-C exits at once.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from api.models import Segment
+from api.services.audio_generation import GenerationRejected, start_project_audio_generation
+from api.services.media_files import project_media_dir
+from api.services.story_import import import_story
+from api.tasks import TERMINAL_STATUSES, get_task_manager
+from core_engine.model_loader import KokoroModelLoader
+
+POLL_SECONDS = 0.2
+
+
+def read_story(path: Path) -> tuple[str | None, str]:
+    """Read a story file; return ``(title or None, text)``.
+
+    The stories in ``shared/data/stories`` start with ``# Title — Author`` and a
+    ``Source: ...`` line; the title line names the project and the Source line
+    is not narrated. Other files are narrated as they are.
+    """
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if lines and lines[0].startswith("# "):
+        title = lines[0][2:].strip()
+        if len(lines) > 1 and lines[1].startswith("Source:"):
+            lines = [lines[0], *lines[2:]]
+        return title, "\n".join(lines)
+    return None, text
+
+
+class Command(BaseCommand):
+    help = "Import a UTF-8 text file as a project and narrate all of it with the TTS model."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, help="UTF-8 text file; paragraphs separated by blank lines")
+        parser.add_argument("--title", help="project title (default: the file's '# ' heading, else its name)")
+        parser.add_argument("--voice", help="voice id (default: GlobalSettings; see GET /api/voices/)")
+        parser.add_argument("--speed", type=float, help="speed factor 0.5–2.0 (default: GlobalSettings)")
+
+    def handle(self, *args, path: Path, title: str | None, voice: str | None, speed: float | None, **options):
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        if not KokoroModelLoader.is_model_available():
+            raise CommandError("No TTS model in models/. Run `python manage.py install_model` first.")
+        call_command("migrate", verbosity=0, interactive=False)
+
+        heading, text = read_story(path)
+        try:
+            project = import_story(title=title or heading or path.stem, text=text)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+
+        try:
+            status_code, body = start_project_audio_generation(project, voice_id=voice, speed=speed)
+        except GenerationRejected as rejected:
+            raise CommandError(rejected.body["error"]) from rejected
+        if status_code != 202:
+            raise CommandError(body["message"])
+
+        task_id = body["task_id"]
+        lengths = dict(Segment.objects.filter(project=project).values_list("id", "text_content"))
+        lengths = {str(k): len(v) for k, v in lengths.items()}
+        self.stdout.write(
+            f"Narrating '{project.title}': {body['segments_to_process']} segments, "
+            f"{sum(lengths.values()):,} characters (project {project.id}, task {task_id})"
+        )
+        started = time.monotonic()
+        final = self._follow(task_id, lengths)
+        wall = time.monotonic() - started
+        self._report(project, final, wall)
+
+    def _follow(self, task_id: str, lengths: dict[str, int]) -> dict:
+        """Poll the task, drive the progress bar, and turn Ctrl-C into a clean cancel."""
+        manager = get_task_manager()
+        cancelling = False
+        description = ""
+        bar = tqdm(total=sum(lengths.values()), unit="char", unit_scale=True, dynamic_ncols=True, desc="queued")
+        # Log lines (one per finished segment) print above the bar instead of through it.
+        with bar, logging_redirect_tqdm():
+            while True:
+                try:
+                    state = manager.get_task_status(task_id)
+                    done = state["completed_segments"] + state["errors"]
+                    chars_done = sum(lengths.get(e["segment_id"], 0) for e in done)
+                    if chars_done != bar.n:
+                        bar.update(chars_done - bar.n)
+                    progress = state["progress"]
+                    if progress.get("total") and description != f"segment {progress['current']}/{progress['total']}":
+                        description = f"segment {progress['current']}/{progress['total']}"
+                        bar.set_description(description)
+                    if state["status"] in TERMINAL_STATUSES:
+                        return state
+                    time.sleep(POLL_SECONDS)
+                except KeyboardInterrupt:
+                    if cancelling:
+                        bar.write("Quit: the segment in progress was abandoned (its temp file may remain).")
+                        os._exit(130)
+                    cancelling = True
+                    manager.cancel_task(task_id)
+                    bar.write("Cancelling: the current segment finishes first (Ctrl-C again to quit now)...")
+
+    def _report(self, project, final: dict, wall: float) -> None:
+        audio_seconds = sum(entry["duration"] for entry in final["completed_segments"])
+        rtf = wall / audio_seconds if audio_seconds else float("nan")
+        folder = project_media_dir(project.id) / "audio"
+        self.stdout.write("")
+        self.stdout.write(f"Status:        {final['status']}")
+        self.stdout.write(f"Segments:      {len(final['completed_segments'])} narrated, {len(final['errors'])} failed")
+        for error in final["errors"]:
+            self.stderr.write(f"  segment {error['segment_id']}: {error['error']}")
+        self.stdout.write(f"Audio:         {audio_seconds:.1f} s ({audio_seconds / 60:.1f} min)")
+        self.stdout.write(f"Wall time:     {wall:.1f} s")
+        self.stdout.write(f"Real-time factor (wall/audio): {rtf:.3f}")
+        self.stdout.write(f"Output folder: {folder}")
+        if final["status"] == "FAILED":
+            raise CommandError("The narration task failed; see the errors above.")

@@ -6,7 +6,7 @@ for 109 chars), RTF ≈ 0.25. Bounds below leave room for other voices (jm_kumo 
 ~15 % faster) and machines.
 """
 import re
-import shutil
+
 
 import numpy as np
 import pyloudnorm

@@ -1,6 +1,17 @@
-"""Fixtures shared by every test: an isolated MEDIA_ROOT and a DRF API client."""
+"""Fixtures shared by every test: an isolated MEDIA_ROOT, a DRF API client, the real model.
+
+``installed_model`` makes sure the real Kokoro-82M int8 model is in
+settings.TTS_MODELS_DIR by running ``install_model`` (idempotent: a sha256 check
+when already there). Real-model tests never skip: a missing model is installed,
+and a failure to install is a test error.
+"""
+from pathlib import Path
+
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
+
+from core_engine.model_loader import KokoroModelLoader
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +29,15 @@ def api_client() -> APIClient:
     client = APIClient()
     client.default_format = "json"
     return client
+
+
+@pytest.fixture(scope="session")
+def installed_model() -> Path:
+    """Install (or verify) the bundled model in the real TTS_MODELS_DIR; returns the folder."""
+    from django.conf import settings
+
+    call_command("install_model", verbosity=0)
+    KokoroModelLoader.reset()
+    files = KokoroModelLoader.resolve_model_files()
+    assert files is not None, "install_model ran but no model/voices pair resolves"
+    return Path(settings.TTS_MODELS_DIR)

@@ -67,3 +67,49 @@ def test_seed_demo_is_idempotent():
     project = Project.objects.get()
     assert project.title == "The Last Lamplighter of Harrow Lane"
     assert project.segments.count() >= 5
+
+
+@pytest.mark.real_model
+def test_ctrl_c_cancels_cleanly_after_the_current_segment(tmp_path, installed_model):
+    """A real ``manage.py narrate`` process gets SIGINT mid-batch: it ends CANCELLED, keeping finished audio only."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[3]
+    story = tmp_path / "story.txt"
+    paragraphs = [
+        f"Paragraph {n}. The wind rattled the shutters of the old mill, and the miller counted his sacks of flour again."
+        for n in range(1, 6)
+    ]
+    story.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    media, db = tmp_path / "media", tmp_path / "narrate.sqlite3"
+    env = {**os.environ, "STORYFLOW_DB_PATH": str(db), "STORYFLOW_MEDIA_ROOT": str(media), "STORYFLOW_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, str(repo / "manage.py"), "narrate", str(story)],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(media.rglob("*.wav")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no segment finished in time"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stdout + stderr
+    assert "Status:        CANCELLED" in stdout
+    assert "Cancelling" in stdout + stderr
+
+    with sqlite3.connect(db) as connection:
+        pointed = {row[0] for row in connection.execute("SELECT audio_file FROM api_segment WHERE audio_file IS NOT NULL")}
+    files = {"/media/" + str(p.relative_to(media)) for p in media.rglob("*.wav")}
+    assert files == pointed  # every file is in the database and every pointer has its file
+    assert 1 <= len(files) < len(paragraphs)
+    assert not [p for p in media.rglob("*") if p.is_file() and p.suffix != ".wav"]  # no temp files left

@@ -11,6 +11,7 @@ Ctrl-C exits at once.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -94,8 +95,8 @@ class Command(BaseCommand):
         cancelling = False
         description = ""
         bar = tqdm(total=sum(lengths.values()), unit="char", unit_scale=True, dynamic_ncols=True, desc="queued")
-        # Log lines (one per finished segment) print above the bar instead of through it.
-        with bar, logging_redirect_tqdm():
+        # StoryFlow's log lines (one per finished segment) print above the bar instead of through it.
+        with bar, logging_redirect_tqdm(loggers=[logging.getLogger("api"), logging.getLogger("core_engine")]):
             while True:
                 try:
                     state = manager.get_task_status(task_id)

@@ -4,14 +4,15 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from core_engine.tts_wrapper import MAX_SPEED, MIN_SPEED
+
 #: Longest segment text accepted by the API, in characters. A segment is one
 #: paragraph; 10,000 characters is about 11 minutes of narration, far above any
 #: paragraph of the bundled stories (the longest is 1,614 characters).
 MAX_SEGMENT_TEXT_LENGTH = 10_000
 
-#: Allowed TTS speed factor; the range kokoro-onnx accepts (it raises outside 0.5–2.0).
-MIN_TTS_SPEED = 0.5
-MAX_TTS_SPEED = 2.0
+#: Allowed TTS speed factor: the engine's range (kokoro-onnx rejects speeds outside 0.5–2.0).
+MIN_TTS_SPEED, MAX_TTS_SPEED = MIN_SPEED, MAX_SPEED
 
 #: Voice used when GlobalSettings is first created. It exists in both the bundled
 #: voices (voices_ja.npz) and the official voices-v1.0.bin.

@@ -136,16 +136,7 @@ class TaskManager:
                 raise TaskManagerShutdownError("The task manager is shut down; restart the server to run new tasks.")
             if task_id in self._tasks:
                 raise ValueError(f"Task id {task_id!r} is already registered.")
-            self._tasks[task_id] = {
-                "status": TASK_PENDING,
-                "progress": {"current": 0, "total": 0, "percentage": 0},
-                "completed_segments": [],
-                "errors": [],
-                "created_at": time.time(),
-                "started_at": None,
-                "completed_at": None,
-                "cancel_requested": False,
-            }
+            self._tasks[task_id] = new_task_state()
         try:
             self._executor.submit(self._run, task_id, task_fn)
         except RuntimeError as exc:  # executor shut down between the check and the submit
@@ -322,6 +313,20 @@ class TaskManager:
                     task["cancel_requested"] = True
         self._sweeper_stop.set()
         self._executor.shutdown(wait=wait, cancel_futures=True)
+
+
+def new_task_state() -> dict[str, Any]:
+    """The state of a task just submitted: PENDING, no progress, created now."""
+    return {
+        "status": TASK_PENDING,
+        "progress": {"current": 0, "total": 0, "percentage": 0},
+        "completed_segments": [],
+        "errors": [],
+        "created_at": time.time(),
+        "started_at": None,
+        "completed_at": None,
+        "cancel_requested": False,
+    }
 
 
 def _snapshot(task: dict[str, Any]) -> dict[str, Any]:

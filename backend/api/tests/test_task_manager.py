@@ -18,6 +18,7 @@ from api.tasks import (
     TaskManager,
     TaskManagerShutdownError,
     get_task_manager,
+    new_task_state,
 )
 from api.tests.conftest import wait_for_task, wait_until
 
@@ -339,13 +340,5 @@ def test_worker_closes_its_database_connection(task_manager, monkeypatch):
 
 
 def _idle_state():
-    return {
-        "status": TASK_PROCESSING,
-        "progress": {"current": 0, "total": 0, "percentage": 0},
-        "completed_segments": [],
-        "errors": [],
-        "created_at": time.time(),
-        "started_at": None,
-        "completed_at": None,
-        "cancel_requested": False,
-    }
+    """A running task's state, put straight into the registry by the progress tests."""
+    return {**new_task_state(), "status": TASK_PROCESSING}

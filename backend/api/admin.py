@@ -1,7 +1,9 @@
 """Django admin: projects with their segments inline, a searchable segment list, the settings row."""
+from django import forms
 from django.contrib import admin
 
 from api.models import GlobalSettings, Project, Segment
+from core_engine.model_loader import KokoroModelLoader
 
 
 class SegmentInline(admin.TabularInline):
@@ -52,6 +54,13 @@ class GlobalSettingsAdmin(admin.ModelAdmin):
     """The single settings row: editable, never added twice or deleted."""
 
     list_display = ["default_voice_id", "tts_speed"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """Offer the installed model's voices as a choice list (free text when none are installed)."""
+        voices = KokoroModelLoader.get_voices()
+        if db_field.name == "default_voice_id" and voices:
+            return forms.ChoiceField(choices=[(v, v) for v in voices], label="Default voice")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_add_permission(self, request) -> bool:
         return not GlobalSettings.objects.exists()

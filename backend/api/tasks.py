@@ -105,6 +105,7 @@ class TaskManager:
         self._sweeper_stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep_forever, name="storyflow-task-sweeper", daemon=True)
         self._sweeper.start()
+        _register_exit_hook(self._on_interpreter_exit)
 
     # ------------------------------------------------------------------ submit
 
@@ -313,6 +314,33 @@ class TaskManager:
                     task["cancel_requested"] = True
         self._sweeper_stop.set()
         self._executor.shutdown(wait=wait, cancel_futures=True)
+
+
+    def _on_interpreter_exit(self) -> None:
+        """At interpreter exit (Ctrl-C on the server): stop after the current segment, not after the batch."""
+        if not self._is_shut_down:
+            logger.info("Shutting down: queued tasks are cancelled, the running one stops after its current segment")
+            self.shutdown(wait=False)
+
+
+def _register_exit_hook(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at interpreter exit *before* the executor joins its worker thread.
+
+    ``concurrent.futures`` joins its non-daemon workers from a
+    ``threading._register_atexit`` hook, which runs before ``atexit`` hooks; a
+    plain ``atexit`` hook would only run after a whole batch had finished.
+    Hooks registered later run first, so this one precedes the executor's.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - CPython has it since 3.9
+        import atexit
+
+        atexit.register(hook)
+        return
+    try:
+        register(hook)
+    except RuntimeError:  # the interpreter is already shutting down
+        pass
 
 
 def new_task_state() -> dict[str, Any]:

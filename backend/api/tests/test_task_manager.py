@@ -342,3 +342,40 @@ def test_worker_closes_its_database_connection(task_manager, monkeypatch):
 def _idle_state():
     """A running task's state, put straight into the registry by the progress tests."""
     return {**new_task_state(), "status": TASK_PROCESSING}
+
+
+def test_interpreter_exit_stops_running_task_after_current_step(tmp_path):
+    """A process that exits mid-task (Ctrl-C on the server) waits for the current step only, not the whole batch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    progress = tmp_path / "steps.txt"
+    script = f"""
+import os, sys, time
+sys.path.insert(0, {str(repo / "backend")!r})
+os.environ["DJANGO_SETTINGS_MODULE"] = "storyflow.settings"
+import django
+django.setup()
+from api.tasks import get_task_manager
+manager = get_task_manager()
+def batch():
+    for step in range(100):
+        if manager.is_cancelled("batch"):
+            return
+        time.sleep(0.1)
+        with open({str(progress)!r}, "a") as f:
+            f.write(f"{{step}}\\n")
+manager.submit_task(batch, task_id="batch")
+while not os.path.exists({str(progress)!r}):
+    time.sleep(0.01)
+sys.exit(0)
+"""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    steps = progress.read_text().split()
+    assert len(steps) <= 3, steps  # the batch of 100 steps stopped right after the one in flight
+    assert elapsed < 10

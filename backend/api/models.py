@@ -3,6 +3,7 @@ import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from core_engine.tts_wrapper import MAX_SPEED, MIN_SPEED
 
@@ -19,8 +20,21 @@ MIN_TTS_SPEED, MAX_TTS_SPEED = MIN_SPEED, MAX_SPEED
 DEFAULT_VOICE_ID = "jf_alpha"
 
 
+class ProjectQuerySet(models.QuerySet):
+    """Queries over projects."""
+
+    def with_audio_totals(self) -> "ProjectQuerySet":
+        """Annotate ``segment_count`` and ``total_audio_duration`` (seconds, 0.0 when no audio)."""
+        return self.annotate(
+            segment_count=models.Count("segments"),
+            total_audio_duration=Coalesce(models.Sum("segments__audio_duration"), 0.0),
+        )
+
+
 class Project(models.Model):
     """A story being narrated: a title and its ordered segments (``project.segments``)."""
+
+    objects = ProjectQuerySet.as_manager()
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=255)

@@ -105,13 +105,9 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
-        # Annotated by the viewset's queryset; computed here for freshly created instances.
-        if data.get("segment_count") is None:
-            data["segment_count"] = instance.segments.count()
-        if data.get("total_audio_duration") is None:
-            data["total_audio_duration"] = sum(s.audio_duration or 0 for s in instance.segments.all())
-        return data
+        if not hasattr(instance, "segment_count"):  # a fresh instance, not from the annotated queryset
+            instance = Project.objects.with_audio_totals().get(pk=instance.pk)
+        return super().to_representation(instance)
 
 
 class ProjectDetailSerializer(ProjectSerializer):

@@ -8,7 +8,6 @@ Endpoints (router in ``api/urls.py``):
 - ``GET/PATCH /api/settings/``, ``GET /api/voices/``
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``
 """
-from django.db.models import Count, Sum
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -40,9 +39,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     """Projects. The detail view includes the segments ordered by ``sequence_index``."""
 
     def get_queryset(self):
-        return Project.objects.annotate(
-            segment_count=Count("segments"), total_audio_duration=Sum("segments__audio_duration")
-        ).order_by("-updated_at")
+        return Project.objects.with_audio_totals().order_by("-updated_at")
 
     def get_serializer_class(self):
         return ProjectDetailSerializer if self.action == "retrieve" else ProjectSerializer
@@ -56,7 +53,6 @@ class ProjectViewSet(viewsets.ModelViewSet):
             project = import_story(**serializer.validated_data)
         except ValueError as exc:
             return Response({"text": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        project = self.get_queryset().get(pk=project.pk)
         return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="generate-all-audio")

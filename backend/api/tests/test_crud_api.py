@@ -252,3 +252,11 @@ def test_routes_resolve(path, view_name):
 
 def test_generate_endpoints_reject_get(api_client, project):
     assert api_client.get(f"/api/projects/{project.id}/generate-all-audio/").status_code == 405
+
+
+def test_project_list_query_count_does_not_grow_with_projects(api_client, django_assert_max_num_queries):
+    for _ in range(10):
+        SegmentFactory.create_batch(2, project=ProjectFactory())
+    with django_assert_max_num_queries(2):
+        rows = api_client.get("/api/projects/").json()
+    assert len(rows) == 10 and all(row["total_audio_duration"] == 0.0 for row in rows)

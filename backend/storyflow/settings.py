@@ -1,8 +1,10 @@
 """Django settings for StoryFlow, a local narration studio.
 
 Everything runs on embedded defaults: SQLite in the repository root, generated
-audio under ``media/``, model files under ``models/``. Each value can be
-overridden with an environment variable of the same name prefixed ``STORYFLOW_``.
+audio under ``media/``, model files under ``models/``. Environment overrides:
+``STORYFLOW_DB_PATH``, ``STORYFLOW_TEST_DB_PATH``, ``STORYFLOW_MEDIA_ROOT``,
+``STORYFLOW_MODELS_DIR``, ``STORYFLOW_TASK_CLEANUP_THRESHOLD`` (seconds),
+``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``.
 """
 import os
 from pathlib import Path

@@ -1,17 +1,15 @@
 """Fixtures for the API tests: a fresh TaskManager per test, a fast fake TTS engine, task waiting."""
 from __future__ import annotations
 
-import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from api.tasks import TERMINAL_STATUSES, TaskManager
 from api.tests.factories import ProjectFactory, SegmentFactory
+from core_engine.audio_utils import write_wav_atomic
 
 FAKE_VOICES = ["jf_alpha", "jm_kumo"]
 
@@ -30,8 +28,8 @@ class FakeEngine:
     """Stands in for ``core_engine.tts_wrapper.generate_audio`` in API tests (the real model is too slow).
 
     It honours the same contract: it writes a real 24 kHz mono 16-bit WAV to
-    ``output_path`` atomically (temp file + ``os.replace``), returns the result
-    dict, and fails (``success`` False) for texts containing ``FAIL``. Setting
+    ``output_path`` through the engine's own ``write_wav_atomic``, returns the
+    result dict, and fails (``success`` False) for texts containing ``FAIL``. Setting
     ``gate`` makes each call wait for it, so tests can observe PROCESSING.
     """
 
@@ -58,11 +56,7 @@ class FakeEngine:
         seconds = max(0.1, len(text) * self.seconds_per_char / speed)
         t = np.arange(int(seconds * self.sample_rate)) / self.sample_rate
         audio = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-        path = Path(output_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        sf.write(tmp, audio, self.sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
+        path = write_wav_atomic(output_path, audio, self.sample_rate)
         return {"success": True, "audio_path": str(path), "duration": round(len(audio) / self.sample_rate, 2), "error": None}
 
 

@@ -66,6 +66,23 @@ def _flush(lines: list[str], segments: list[str]) -> None:
         segments.append(text)
 
 
+def parse_story_file(text: str) -> tuple[str | None, str]:
+    """Split a story file into ``(title or None, text to narrate)``.
+
+    A first line ``# Title`` gives the title (and stays in the text, where
+    :func:`split_story` makes it the first segment). The stories in
+    ``shared/data/stories`` follow it with a ``Source: ...`` line, which is
+    bibliographic, not narration, and is dropped. Other texts come back as they are.
+    """
+    lines = text.split("\n")
+    match = _MARKDOWN_HEADING.match(lines[0].strip()) if lines else None
+    if match is None:
+        return None, text
+    if len(lines) > 1 and lines[1].startswith("Source:"):
+        lines = [lines[0], *lines[2:]]
+    return match.group("text").strip(), "\n".join(lines)
+
+
 @transaction.atomic
 def import_story(*, title: str, text: str) -> Project:
     """Create a Project titled ``title`` with one Segment per paragraph of ``text``.

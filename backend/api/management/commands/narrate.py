@@ -24,7 +24,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from api.models import Segment
 from api.services.audio_generation import GenerationRejected, start_project_audio_generation
 from api.services.media_files import project_media_dir
-from api.services.story_import import import_story
+from api.services.story_import import import_story, parse_story_file
 from api.tasks import TERMINAL_STATUSES, get_task_manager
 from core_engine.model_loader import KokoroModelLoader
 
@@ -32,20 +32,8 @@ POLL_SECONDS = 0.2
 
 
 def read_story(path: Path) -> tuple[str | None, str]:
-    """Read a story file; return ``(title or None, text)``.
-
-    The stories in ``shared/data/stories`` start with ``# Title — Author`` and a
-    ``Source: ...`` line; the title line names the project and the Source line
-    is not narrated. Other files are narrated as they are.
-    """
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    if lines and lines[0].startswith("# "):
-        title = lines[0][2:].strip()
-        if len(lines) > 1 and lines[1].startswith("Source:"):
-            lines = [lines[0], *lines[2:]]
-        return title, "\n".join(lines)
-    return None, text
+    """Read a UTF-8 story file; return ``(title or None, text)`` as :func:`parse_story_file` does."""
+    return parse_story_file(path.read_text(encoding="utf-8"))
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from api.models import Project
-from api.services.story_import import import_story, split_story
+from api.services.story_import import import_story, parse_story_file
 
 DEMO_STORY = Path(__file__).resolve().parents[2] / "demo" / "the_lamplighter.txt"
 
@@ -13,8 +13,7 @@ class Command(BaseCommand):
     help = "Create the demo project (a short original story) unless a project with its title exists."
 
     def handle(self, *args, **options):
-        text = DEMO_STORY.read_text(encoding="utf-8")
-        title = split_story(text)[0]
+        title, text = parse_story_file(DEMO_STORY.read_text(encoding="utf-8"))
         existing = Project.objects.filter(title=title).first()
         if existing:
             self.stdout.write(f"Demo project already there: {title} ({existing.id})")

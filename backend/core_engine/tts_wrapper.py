@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 from pathlib import Path
 from typing import Callable
 
@@ -71,7 +70,10 @@ def spoken_form(text: str) -> str:
 
 
 class KokoroEngine:
-    """Pure synthesis steps around one ``kokoro_onnx.Kokoro`` (shared, thread-safe).
+    """Pure synthesis steps around one ``kokoro_onnx.Kokoro`` (the shared session).
+
+    ``generate_audio`` makes one engine per request, so its phoneme memo is
+    private to that request and needs no lock.
 
     Args:
         kokoro: a loaded ``kokoro_onnx.Kokoro`` (``KokoroModelLoader.get_session()``).
@@ -82,7 +84,6 @@ class KokoroEngine:
         self.kokoro = kokoro
         self.target_tokens = target_tokens
         self._phoneme_cache: dict[str, str] = {}
-        self._cache_lock = threading.Lock()
 
     def phonemize(self, text: str) -> str:
         """Phoneme string for ``text`` (en-us, espeak-ng via kokoro-onnx; its own lock guards espeak).
@@ -92,8 +93,7 @@ class KokoroEngine:
         cached = self._phoneme_cache.get(text)
         if cached is None:
             cached = self.kokoro.tokenizer.phonemize(spoken_form(text), LANG)
-            with self._cache_lock:
-                self._phoneme_cache[text] = cached
+            self._phoneme_cache[text] = cached
         return cached
 
     def count_tokens(self, text: str) -> int:

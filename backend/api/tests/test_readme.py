@@ -9,7 +9,6 @@ import soundfile as sf
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
-pytestmark = [pytest.mark.real_model, pytest.mark.django_db(transaction=True)]
 
 
 def curl_session() -> str:
@@ -19,6 +18,8 @@ def curl_session() -> str:
     return block.group(1)
 
 
+@pytest.mark.real_model
+@pytest.mark.django_db(transaction=True)
 def test_readme_curl_session_runs_verbatim(live_server, installed_model, tmp_path):
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", curl_session()],

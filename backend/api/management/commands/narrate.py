@@ -66,8 +66,10 @@ class Command(BaseCommand):
             raise CommandError(body["message"])
 
         task_id = body["task_id"]
-        lengths = dict(Segment.objects.filter(project=project).values_list("id", "text_content"))
-        lengths = {str(k): len(v) for k, v in lengths.items()}
+        lengths = {
+            str(segment_id): len(text)
+            for segment_id, text in Segment.objects.filter(project=project).values_list("id", "text_content")
+        }
         self.stdout.write(
             f"Narrating '{project.title}': {body['segments_to_process']} segments, "
             f"{sum(lengths.values()):,} characters (project {project.id}, task {task_id})"

@@ -6,13 +6,13 @@ seconds. Output files are WAV, 24 000 Hz (Kokoro's native rate), mono, 16-bit PC
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import soundfile as sf
+
+from core_engine.atomic_files import atomic_write_path
 
 #: Integrated loudness target for narration, LUFS. ACX (Audible) requires
 #: audiobook files between -23 and -18 dB RMS with peaks below -3 dBFS; EBU R128
@@ -28,8 +28,6 @@ DEFAULT_FADE_SECONDS = 0.005
 #: Below this RMS the audio is treated as silence and left unchanged (≈ -100 dBFS).
 _SILENCE_RMS = 1e-5
 # Read once at import: os.umask can only be read by setting it, which is not thread-safe.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def get_audio_duration(path: str | Path) -> float:
@@ -153,16 +151,7 @@ def write_wav_atomic(path: str | Path, audio: np.ndarray, sample_rate: int) -> P
         The final path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).ravel()), -1.0, 1.0)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.wav", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_write_path(path) as tmp:
         sf.write(str(tmp), data, int(sample_rate), subtype="PCM_16", format="WAV")
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

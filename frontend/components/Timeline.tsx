@@ -1,0 +1,448 @@
+"use client";
+/**
+ * The project timeline: segments in sequence order with their editors,
+ * Generate all with its options and progress panel, Play all, and the
+ * bookkeeping that ties running tasks to segments.
+ *
+ * Task tracking: every task the editor starts (or finds running) is
+ * "tracked". Each tracked task's status is polled every 2 s until it ends
+ * (plus live events when the backend streams them). Segments finished by a
+ * task get their audio at once, from the task's `completed_segments`, before
+ * the project is re-read. Tracked tasks that may still run are remembered in
+ * localStorage, and the project's task list (`GET /api/projects/{id}/tasks/`)
+ * is read on load, so a reload re-attaches to a running batch.
+ */
+import Link from "next/link";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useQueryClient } from "@tanstack/react-query";
+
+import {
+  useCancelTask,
+  useGenerateAllAudio,
+  useGenerateSegmentAudio,
+  useProject,
+  useProjectTasks,
+  useTaskStatuses,
+  useUpdateSegment,
+} from "@/hooks/useApi";
+import { queryKeys } from "@/hooks/queryKeys";
+import { useTaskEvents } from "@/hooks/useTaskEvents";
+import * as api from "@/lib/api";
+import { formatDuration } from "@/lib/format";
+import { moveChanges, renumber, sortSegments, type IndexChange } from "@/lib/order";
+import { segmentState } from "@/lib/segmentState";
+import { loadTrackedTasks, saveTrackedTasks, type TrackedTask } from "@/lib/taskMemory";
+import { isTerminalStatus, type ProjectDetail, type Segment, type TaskStatusResponse } from "@/lib/types";
+import { GenerationProgress } from "./GenerationProgress";
+import { SegmentCard } from "./SegmentCard";
+
+/** Whether a task found on the server is a batch: `kind` when given, else the task id's `tts_batch_` prefix. */
+function kindOf(task: TaskStatusResponse): TrackedTask["kind"] {
+  if (task.kind) return task.kind;
+  if (task.segment_id) return "segment";
+  return task.task_id.startsWith("tts_batch_") ? "batch" : "segment";
+}
+
+/** The timeline editor of one project. */
+export function Timeline({ projectId }: { projectId: string }) {
+  const client = useQueryClient();
+  const projectQuery = useProject(projectId);
+  const project = projectQuery.data;
+  const segments = useMemo(() => sortSegments(project?.segments ?? []), [project]);
+
+  // ------------------------------------------------------------ task tracking
+  const [tracked, setTracked] = useState<TrackedTask[]>([]);
+  const [hydrated, setHydrated] = useState(false);
+  useEffect(() => {
+    setTracked(loadTrackedTasks(projectId));
+    setHydrated(true);
+  }, [projectId]);
+
+  const track = useCallback((task: TrackedTask) => {
+    setTracked((previous) =>
+      previous.some((known) => known.taskId === task.taskId) ? previous : [...previous, task],
+    );
+  }, []);
+
+  // Re-attach to tasks the server says are running (progress issue endpoint; 404 on older backends).
+  const projectTasks = useProjectTasks(projectId);
+  useEffect(() => {
+    const tasks = projectTasks.data?.tasks;
+    if (!tasks) return;
+    const active = tasks.filter((task) => !isTerminalStatus(task.status)).reverse(); // oldest first
+    for (const task of active) {
+      if (!client.getQueryData(queryKeys.task(task.task_id))) client.setQueryData(queryKeys.task(task.task_id), task);
+      track({
+        taskId: task.task_id,
+        kind: kindOf(task),
+        expected: task.segment_ids ?? (task.segment_id ? [task.segment_id] : []),
+      });
+    }
+  }, [projectTasks.data, client, track]);
+
+  const statusQueries = useTaskStatuses(tracked.map((task) => task.taskId));
+  const statuses: (TaskStatusResponse | undefined)[] = statusQueries.map((query) => query.data);
+  const signature = statusQueries
+    .map((query, index) => {
+      const data = query.data;
+      return `${tracked[index]?.taskId}:${data?.status}:${data?.completed_segments?.length}:${data?.errors?.length}:${query.status}`;
+    })
+    .join("|");
+
+  const expectedByTask = useMemo(
+    () => Object.fromEntries(tracked.map((task) => [task.taskId, task.expected])),
+    [tracked],
+  );
+  const knownStatuses = statuses.filter((status): status is TaskStatusResponse => !!status);
+
+  // Apply finished segments at once; re-read the project when a task ends;
+  // forget tasks that ended or that the server no longer knows.
+  const finishedSeen = useRef(new Set<string>());
+  useEffect(() => {
+    const latest = new Map<string, { audio_url: string; duration: number }>();
+    for (const status of knownStatuses) {
+      for (const done of status.completed_segments ?? []) latest.set(done.segment_id, done);
+    }
+    if (latest.size) {
+      client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (current) => {
+        if (!current) return current;
+        let changed = false;
+        const updated = current.segments.map((segment) => {
+          const done = latest.get(segment.id);
+          if (!done || (segment.audio_file === done.audio_url && segment.audio_duration === done.duration)) return segment;
+          changed = true;
+          return { ...segment, audio_file: done.audio_url, audio_duration: done.duration };
+        });
+        return changed ? { ...current, segments: updated } : current;
+      });
+    }
+    let ended = false;
+    for (const status of knownStatuses) {
+      if (isTerminalStatus(status.status) && !finishedSeen.current.has(status.task_id)) {
+        finishedSeen.current.add(status.task_id);
+        ended = true;
+      }
+    }
+    if (ended) {
+      client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+      client.invalidateQueries({ queryKey: queryKeys.projects });
+    }
+    const gone = new Set(
+      tracked
+        .filter((_, index) => {
+          const error = statusQueries[index]?.error;
+          return error instanceof api.ApiError && error.status === 404;
+        })
+        .map((task) => task.taskId),
+    );
+    if (gone.size) setTracked((previous) => previous.filter((task) => !gone.has(task.taskId)));
+    if (hydrated) {
+      saveTrackedTasks(
+        projectId,
+        tracked.filter((task, index) => !gone.has(task.taskId) && !isTerminalStatus(statuses[index]?.status)),
+      );
+    }
+    // `signature` sums up every status change that matters here.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [signature, hydrated, projectId]);
+
+  // ------------------------------------------------------------ batch panel
+  const [dismissed, setDismissed] = useState<Set<string>>(new Set());
+  const batchIndex = (() => {
+    for (let index = tracked.length - 1; index >= 0; index -= 1) {
+      if (tracked[index].kind === "batch" && !dismissed.has(tracked[index].taskId)) return index;
+    }
+    return -1;
+  })();
+  const batch = batchIndex >= 0 ? tracked[batchIndex] : null;
+  const batchStatus = batchIndex >= 0 ? statuses[batchIndex] : undefined;
+  const batchQuery = batchIndex >= 0 ? statusQueries[batchIndex] : undefined;
+  const batchRunning = !!batch && !isTerminalStatus(batchStatus?.status) && !batchQuery?.error;
+  useTaskEvents(batch?.taskId ?? null, batchRunning);
+
+  const [cancelRequested, setCancelRequested] = useState<Set<string>>(new Set());
+  const cancelTask = useCancelTask();
+  const cancelBatch = () => {
+    if (!batch) return;
+    setCancelRequested((previous) => new Set(previous).add(batch.taskId));
+    cancelTask.mutate(batch.taskId, {
+      onError: (error) => setNotice(`Could not cancel: ${error.message}`),
+    });
+  };
+
+  // ------------------------------------------------------------ generate
+  const [skipLocked, setSkipLocked] = useState(true);
+  const [forceRegenerate, setForceRegenerate] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const generateAll = useGenerateAllAudio(projectId);
+  const generateSegment = useGenerateSegmentAudio();
+
+  const startGenerateAll = async () => {
+    setNotice(null);
+    const expected = segments
+      .filter((segment) => !(skipLocked && segment.is_locked))
+      .filter((segment) => forceRegenerate || !segment.audio_file)
+      .filter((segment) => segment.text_content.trim())
+      .map((segment) => segment.id);
+    try {
+      const answer = await generateAll.mutateAsync({ skipLocked, forceRegenerate });
+      if (api.isBulkTaskStarted(answer)) {
+        track({ taskId: answer.task_id, kind: "batch", expected });
+        if (answer.message && /skipped/.test(answer.message)) setNotice(answer.message);
+      } else {
+        setNotice(`Nothing to generate: every segment is locked, empty or already has audio (${answer.total_segments} segments). Tick "Regenerate existing" to redo them.`);
+      }
+    } catch (error) {
+      const running = api.activeTaskIdFromConflict(error);
+      if (running) {
+        track({ taskId: running, kind: "batch", expected: [] });
+        setNotice("A batch was already running for this project; showing its progress.");
+      } else {
+        setNotice(`Generate all failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  };
+
+  const startGenerateSegment = async (segment: Segment) => {
+    setNotice(null);
+    try {
+      const answer = await generateSegment.mutateAsync(segment.id);
+      track({ taskId: answer.task_id, kind: "segment", expected: [segment.id] });
+    } catch (error) {
+      setNotice(`Could not generate segment ${segments.indexOf(segment) + 1}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
+  // ------------------------------------------------------------ edit and order
+  const updateSegment = useUpdateSegment(projectId);
+  const [orderBusy, setOrderBusy] = useState(false);
+
+  const applyOrder = async (changes: IndexChange[]) => {
+    if (!changes.length) return;
+    setOrderBusy(true);
+    client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (current) => {
+      if (!current) return current;
+      const next = new Map(changes.map((change) => [change.segmentId, change.sequenceIndex]));
+      return {
+        ...current,
+        segments: current.segments.map((segment) =>
+          next.has(segment.id) ? { ...segment, sequence_index: next.get(segment.id)! } : segment,
+        ),
+      };
+    });
+    try {
+      for (const change of changes) await api.updateSegment(change.segmentId, { sequence_index: change.sequenceIndex });
+    } catch (error) {
+      setNotice(`Could not save the new order: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+      setOrderBusy(false);
+    }
+  };
+
+  const addSegmentAfter = async (position: number) => {
+    setOrderBusy(true);
+    try {
+      const created = await api.createSegment({ project: projectId, text_content: "" });
+      const ordered = [...segments];
+      ordered.splice(position + 1, 0, created);
+      for (const change of renumber(ordered)) {
+        await api.updateSegment(change.segmentId, { sequence_index: change.sequenceIndex });
+      }
+    } catch (error) {
+      setNotice(`Could not add a segment: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+      setOrderBusy(false);
+    }
+  };
+
+  const removeSegment = async (segment: Segment) => {
+    setOrderBusy(true);
+    try {
+      await api.deleteSegment(segment.id);
+    } catch (error) {
+      setNotice(`Could not delete the segment: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+      client.invalidateQueries({ queryKey: queryKeys.projects });
+      setOrderBusy(false);
+    }
+  };
+
+  const toggleLock = (segment: Segment) =>
+    updateSegment.mutate(
+      { segmentId: segment.id, changes: { is_locked: !segment.is_locked } },
+      { onError: (error) => setNotice(`Could not change the lock: ${error.message}`) },
+    );
+
+  // ------------------------------------------------------------ audio and Play all
+  const audioElements = useRef(new Map<string, HTMLAudioElement>());
+  const [playingId, setPlayingId] = useState<string | null>(null);
+  const playable = segments.filter((segment) => segment.audio_file);
+
+  const playFrom = (index: number) => {
+    for (const element of audioElements.current.values()) element.pause();
+    const segment = playable[index];
+    const element = segment ? audioElements.current.get(segment.id) : undefined;
+    if (!segment || !element) {
+      setPlayingId(null);
+      return;
+    }
+    setPlayingId(segment.id);
+    element.currentTime = 0;
+    element.play().catch(() => setPlayingId(null));
+    element.closest("li")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  };
+  const stopPlaying = () => {
+    for (const element of audioElements.current.values()) element.pause();
+    setPlayingId(null);
+  };
+  const onAudioEnded = (segmentId: string) => {
+    if (playingId !== segmentId) return;
+    playFrom(playable.findIndex((segment) => segment.id === segmentId) + 1);
+  };
+
+  const audioVersion = new Map<string, string>();
+  for (const status of knownStatuses) {
+    for (const done of status.completed_segments ?? []) audioVersion.set(done.segment_id, status.task_id);
+  }
+
+  /** Audio URL with a version suffix: the path stays the same when a segment is regenerated. */
+  const audioSrc = (segment: Segment): string | null => {
+    if (!segment.audio_file) return null;
+    const version =
+      audioVersion.get(segment.id) ?? (segment.audio_duration != null ? segment.audio_duration.toFixed(3) : "0");
+    return `${segment.audio_file}?v=${version}`;
+  };
+
+  // ------------------------------------------------------------ render
+  if (projectQuery.isPending) return <p className="muted">Loading the project…</p>;
+  if (projectQuery.isError || !project) {
+    return (
+      <div className="panel">
+        <p className="inline-error" role="alert">
+          Could not load this project: {projectQuery.error?.message ?? "not found"}
+        </p>
+        <Link href="/">Back to projects</Link>
+      </div>
+    );
+  }
+
+  const totalAudio = segments.reduce((sum, segment) => sum + (segment.audio_duration ?? 0), 0);
+  const withAudio = playable.length;
+  const labelOf = (segmentId: string) => {
+    const index = segments.findIndex((segment) => segment.id === segmentId);
+    return index >= 0 ? `Segment ${index + 1}` : "A deleted segment";
+  };
+
+  return (
+    <div className="timeline">
+      <div className="page-head">
+        <div>
+          <Link href="/" className="back">
+            ← Projects
+          </Link>
+          <h1 data-testid="project-title">{project.title}</h1>
+          <p className="muted" data-testid="project-summary">
+            {segments.length} segments · {withAudio} with audio · {formatDuration(totalAudio)} of narration
+          </p>
+        </div>
+      </div>
+
+      <section className="toolbar panel" aria-label="Generate and play">
+        <div className="toolbar-row">
+          <button
+            type="button"
+            className="button primary"
+            onClick={startGenerateAll}
+            disabled={batchRunning || generateAll.isPending || !segments.length}
+          >
+            {generateAll.isPending ? "Starting…" : "Generate all"}
+          </button>
+          <label className="check">
+            <input type="checkbox" checked={skipLocked} onChange={(event) => setSkipLocked(event.target.checked)} />
+            Skip locked
+          </label>
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={forceRegenerate}
+              onChange={(event) => setForceRegenerate(event.target.checked)}
+            />
+            Regenerate existing
+          </label>
+          <span className="spacer" />
+          {playingId ? (
+            <button type="button" className="button" onClick={stopPlaying}>
+              Stop
+            </button>
+          ) : (
+            <button type="button" className="button" onClick={() => playFrom(0)} disabled={!withAudio}>
+              Play all
+            </button>
+          )}
+        </div>
+        {playingId ? (
+          <p className="muted" data-testid="now-playing">
+            Playing {labelOf(playingId).toLowerCase()} of {segments.length}
+          </p>
+        ) : null}
+        {notice ? (
+          <p className="notice" role="status" data-testid="notice">
+            {notice}
+          </p>
+        ) : null}
+      </section>
+
+      {batch ? (
+        <GenerationProgress
+          task={batchStatus}
+          expectedTotal={batch.expected.length}
+          segmentLabel={labelOf}
+          onCancel={cancelBatch}
+          cancelRequested={cancelRequested.has(batch.taskId)}
+          fetchError={batchQuery?.error?.message ?? null}
+          onDismiss={() => setDismissed((previous) => new Set(previous).add(batch.taskId))}
+        />
+      ) : null}
+
+      {segments.length ? (
+        <ol className="segments" aria-label="Segments">
+          {segments.map((segment, index) => (
+            <SegmentCard
+              key={segment.id}
+              segment={segment}
+              position={index + 1}
+              count={segments.length}
+              state={segmentState(segment, knownStatuses, expectedByTask)}
+              audioSrc={audioSrc(segment)}
+              playing={playingId === segment.id}
+              orderBusy={orderBusy}
+              onSave={(text) => updateSegment.mutateAsync({ segmentId: segment.id, changes: { text_content: text } })}
+              onToggleLock={() => toggleLock(segment)}
+              onMove={(step) => applyOrder(moveChanges(segments, index, step))}
+              onAddBelow={() => addSegmentAfter(index)}
+              onDelete={() => removeSegment(segment)}
+              onGenerate={() => startGenerateSegment(segment)}
+              audioRef={(element) => {
+                if (element) audioElements.current.set(segment.id, element);
+                else audioElements.current.delete(segment.id);
+              }}
+              onAudioEnded={() => onAudioEnded(segment.id)}
+            />
+          ))}
+        </ol>
+      ) : (
+        <div className="panel empty">
+          <p>This project has no segments yet.</p>
+        </div>
+      )}
+      <div className="timeline-foot">
+        <button type="button" className="button" onClick={() => addSegmentAfter(segments.length - 1)} disabled={orderBusy}>
+          Add segment
+        </button>
+      </div>
+    </div>
+  );
+}

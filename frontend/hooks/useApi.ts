@@ -1,0 +1,228 @@
+"use client";
+/**
+ * One TanStack Query hook per API endpoint (see `lib/api.ts` for the shapes).
+ *
+ * Queries: useProjects, useProject, useProjectTasks, useTaskStatus /
+ * useTaskStatuses, useTaskLogs, useSettings, useVoices. Mutations: one per
+ * write endpoint. Task status queries poll every {@link TASK_POLL_INTERVAL_MS}
+ * and stop by themselves: `refetchInterval` returns false once the task is
+ * COMPLETED, FAILED or CANCELLED, or once the status request failed (e.g. a
+ * 404 for a task the server no longer knows).
+ */
+import {
+  useMutation,
+  useQueries,
+  useQuery,
+  useQueryClient,
+  type Query,
+  type UseQueryOptions,
+} from "@tanstack/react-query";
+
+import * as api from "@/lib/api";
+import {
+  isTerminalStatus,
+  type GlobalSettings,
+  type ProjectDetail,
+  type SegmentCreate,
+  type SegmentUpdate,
+  type StoryImport,
+  type TaskStatusResponse,
+} from "@/lib/types";
+import { queryKeys } from "./queryKeys";
+
+/** How often a running task's status is fetched, in milliseconds (spec: every 2 s). */
+export const TASK_POLL_INTERVAL_MS = 2000;
+
+/**
+ * The `refetchInterval` of a task status query: 2000 ms while the task is
+ * PENDING or PROCESSING (or not loaded yet), false once it is terminal or its
+ * last fetch failed.
+ */
+export function taskRefetchInterval(
+  query: Pick<Query<TaskStatusResponse, Error>, "state">,
+  intervalMs: number = TASK_POLL_INTERVAL_MS,
+): number | false {
+  if (query.state.status === "error") return false;
+  const data = query.state.data;
+  if (data && isTerminalStatus(data.status)) return false;
+  return intervalMs;
+}
+
+/** Query options for one task's status: polled until terminal; a 404 is not retried. */
+export function taskStatusQueryOptions(taskId: string): UseQueryOptions<TaskStatusResponse, Error> {
+  return {
+    queryKey: queryKeys.task(taskId),
+    queryFn: () => api.getTaskStatus(taskId),
+    refetchInterval: (query) => taskRefetchInterval(query),
+    refetchIntervalInBackground: true,
+    retry: (failureCount, error) => !(error instanceof api.ApiError && error.status === 404) && failureCount < 2,
+    staleTime: 0,
+  };
+}
+
+// ---------------------------------------------------------------- queries
+
+/** `GET /api/projects/`. */
+export function useProjects() {
+  return useQuery({ queryKey: queryKeys.projects, queryFn: api.listProjects });
+}
+
+/** `GET /api/projects/{id}/`: the project and its ordered segments. */
+export function useProject(projectId: string) {
+  return useQuery({ queryKey: queryKeys.project(projectId), queryFn: () => api.getProject(projectId) });
+}
+
+/**
+ * `GET /api/projects/{id}/tasks/` (progress issue): the project's active and
+ * recent tasks. Not retried: a backend without the endpoint answers 404 and
+ * the editor falls back to the task ids it remembers.
+ */
+export function useProjectTasks(projectId: string) {
+  return useQuery({
+    queryKey: queryKeys.projectTasks(projectId),
+    queryFn: () => api.getProjectTasks(projectId),
+    retry: false,
+    staleTime: 0,
+  });
+}
+
+/** `GET /api/tasks/{id}/status/`, polled every 2 s until the task ends. Disabled for a null id. */
+export function useTaskStatus(taskId: string | null) {
+  return useQuery({ ...taskStatusQueryOptions(taskId ?? ""), enabled: !!taskId });
+}
+
+/** {@link useTaskStatus} for several tasks at once (the segment tasks of a timeline). */
+export function useTaskStatuses(taskIds: string[]) {
+  return useQueries({ queries: taskIds.map((taskId) => taskStatusQueryOptions(taskId)) });
+}
+
+/** `GET /api/tasks/{id}/logs/` (progress issue), refreshed every 2 s while `live`. */
+export function useTaskLogs(taskId: string | null, live: boolean) {
+  return useQuery({
+    queryKey: queryKeys.taskLogs(taskId ?? ""),
+    queryFn: () => api.getTaskLogs(taskId ?? ""),
+    enabled: !!taskId,
+    retry: false,
+    refetchInterval: live ? TASK_POLL_INTERVAL_MS : false,
+  });
+}
+
+/** `GET /api/settings/`. */
+export function useSettings() {
+  return useQuery({ queryKey: queryKeys.settings, queryFn: api.getSettings });
+}
+
+/** `GET /api/voices/`. */
+export function useVoices() {
+  return useQuery({ queryKey: queryKeys.voices, queryFn: api.getVoices, staleTime: 5 * 60_000 });
+}
+
+// ---------------------------------------------------------------- mutations
+
+/** `POST /api/projects/`. */
+export function useCreateProject() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (title: string) => api.createProject(title),
+    onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.projects }),
+  });
+}
+
+/** `PATCH /api/projects/{id}/` (rename). */
+export function useUpdateProject(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (title: string) => api.updateProject(projectId, { title }),
+    onSuccess: () => {
+      client.invalidateQueries({ queryKey: queryKeys.projects });
+      client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+    },
+  });
+}
+
+/** `DELETE /api/projects/{id}/`. */
+export function useDeleteProject() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (projectId: string) => api.deleteProject(projectId),
+    onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.projects }),
+  });
+}
+
+/** `POST /api/projects/import/`. */
+export function useImportStory() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (story: StoryImport) => api.importStory(story),
+    onSuccess: (project) => {
+      client.setQueryData<ProjectDetail>(queryKeys.project(project.id), project);
+      client.invalidateQueries({ queryKey: queryKeys.projects });
+    },
+  });
+}
+
+/** `POST /api/segments/`. */
+export function useCreateSegment(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (segment: Omit<SegmentCreate, "project">) => api.createSegment({ ...segment, project: projectId }),
+    onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.project(projectId) }),
+  });
+}
+
+/** `PATCH /api/segments/{id}/`; the project cache gets the saved segment at once. */
+export function useUpdateSegment(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ segmentId, changes }: { segmentId: string; changes: SegmentUpdate }) =>
+      api.updateSegment(segmentId, changes),
+    onSuccess: (saved) => {
+      client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (project) =>
+        project
+          ? { ...project, segments: project.segments.map((segment) => (segment.id === saved.id ? saved : segment)) }
+          : project,
+      );
+    },
+  });
+}
+
+/** `DELETE /api/segments/{id}/`. */
+export function useDeleteSegment(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (segmentId: string) => api.deleteSegment(segmentId),
+    onSuccess: () => client.invalidateQueries({ queryKey: queryKeys.project(projectId) }),
+  });
+}
+
+/** `POST /api/segments/{id}/generate-audio/`. */
+export function useGenerateSegmentAudio() {
+  return useMutation({ mutationFn: (segmentId: string) => api.generateSegmentAudio(segmentId) });
+}
+
+/** `POST /api/projects/{id}/generate-all-audio/`. */
+export function useGenerateAllAudio(projectId: string) {
+  return useMutation({
+    mutationFn: (options: { skipLocked: boolean; forceRegenerate: boolean }) => api.generateAllAudio(projectId, options),
+  });
+}
+
+/** `POST /api/tasks/{id}/cancel/`; the answer (a status body) goes straight into the task's cache. */
+export function useCancelTask() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (taskId: string) => api.cancelTask(taskId),
+    onSuccess: (status) => {
+      client.setQueryData(queryKeys.task(status.task_id), status);
+    },
+  });
+}
+
+/** `PATCH /api/settings/`. */
+export function useUpdateSettings() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (changes: Partial<GlobalSettings>) => api.updateSettings(changes),
+    onSuccess: (saved) => client.setQueryData(queryKeys.settings, saved),
+  });
+}

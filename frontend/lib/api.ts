@@ -1,0 +1,306 @@
+/**
+ * StoryFlow's API client: one function per backend endpoint.
+ *
+ * All paths are relative to `/api` on the page's own origin; Next forwards
+ * them to Django (see `proxy.ts`), so there is no CORS and no backend URL in
+ * the browser. The audio functions follow spec task 03.02.09
+ * (`audio-generation-api.md`) exactly; the rest cover projects, segments,
+ * import, settings, voices and the progress issue's task endpoints.
+ *
+ * Every function resolves with the parsed JSON body and rejects with an
+ * {@link ApiError} (HTTP status + body) on a non-2xx answer, or with the
+ * fetch `TypeError` when the server cannot be reached.
+ */
+import type {
+  BulkTaskResponse,
+  GlobalSettings,
+  NoSegmentsToProcessResponse,
+  Project,
+  ProjectDetail,
+  ProjectTasksResponse,
+  Segment,
+  SegmentCreate,
+  SegmentUpdate,
+  StoryImport,
+  TaskLogsResponse,
+  TaskResponse,
+  TaskStatusResponse,
+  VoicesResponse,
+} from "./types";
+
+/** Prefix of every API path. */
+export const API_BASE = "/api";
+
+/** A non-2xx answer from the API: `status` is the HTTP status, `body` the parsed JSON (or text). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly body: unknown;
+
+  constructor(status: number, body: unknown, fallback: string) {
+    super(errorMessage(body) ?? fallback);
+    this.name = "ApiError";
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/**
+ * A readable message from an error body: `{"error": "..."}`, DRF's
+ * `{"detail": "..."}`, or DRF field errors `{"field": ["..."]}`.
+ */
+export function errorMessage(body: unknown): string | undefined {
+  if (typeof body === "string") return body.trim() || undefined;
+  if (!body || typeof body !== "object") return undefined;
+  const record = body as Record<string, unknown>;
+  if (typeof record.error === "string") return record.error;
+  if (typeof record.detail === "string") return record.detail;
+  const parts: string[] = [];
+  for (const [field, value] of Object.entries(record)) {
+    const text = Array.isArray(value) ? value.join(" ") : typeof value === "string" ? value : null;
+    if (text) parts.push(field === "non_field_errors" ? text : `${field}: ${text}`);
+  }
+  return parts.length ? parts.join("; ") : undefined;
+}
+
+/** What the tiny HTTP client resolves with: the parsed body and the HTTP status. */
+export interface ApiResponse<T> {
+  data: T;
+  status: number;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+  const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { ...init.headers, "Content-Type": "application/json" };
+  }
+  const response = await fetch(`${API_BASE}${path}`, init);
+  const text = response.status === 204 ? "" : await response.text();
+  let data: unknown = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, data, `${method} ${API_BASE}${path} failed with HTTP ${response.status}`);
+  }
+  return { data: data as T, status: response.status };
+}
+
+/**
+ * Minimal axios-like client used by the spec's functions: `api.post(path, body)`
+ * resolves with `{ data, status }`. Paths start after `/api`.
+ */
+export const api = {
+  get: <T>(path: string) => request<T>("GET", path),
+  post: <T>(path: string, body?: unknown) => request<T>("POST", path, body),
+  patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
+  delete: <T = void>(path: string) => request<T>("DELETE", path),
+};
+
+// ------------------------------------------------------------------ audio (spec 03.02.09)
+
+/**
+ * Queue TTS for one segment: `POST /api/segments/{id}/generate-audio/` → 202
+ * `{task_id, segment_id, status: "PENDING", message}`. Rejects with 400 (empty
+ * text), 404, 409 (locked) or 503 (no model). If the segment already has an
+ * active task, the backend answers 202 with that task's id.
+ */
+export async function generateSegmentAudio(segmentId: string): Promise<TaskResponse> {
+  const response = await api.post<TaskResponse>(`/segments/${segmentId}/generate-audio/`);
+  return response.data;
+}
+
+/**
+ * Queue TTS for a project's segments: `POST /api/projects/{id}/generate-all-audio/`
+ * with `{skip_locked, force_regenerate}` (defaults true and false).
+ *
+ * Resolves with the 202 {@link BulkTaskResponse} (it has a `task_id`), or with
+ * the 200 {@link NoSegmentsToProcessResponse} when every segment was skipped
+ * (no `task_id`). Rejects with an {@link ApiError}; a 409 while another batch
+ * runs carries that batch's id in `body.task_id` (see {@link activeTaskIdFromConflict}).
+ */
+export async function generateAllAudio(
+  projectId: string,
+  options?: { skipLocked?: boolean; forceRegenerate?: boolean },
+): Promise<BulkTaskResponse | NoSegmentsToProcessResponse> {
+  const response = await api.post<BulkTaskResponse | NoSegmentsToProcessResponse>(
+    `/projects/${projectId}/generate-all-audio/`,
+    {
+      skip_locked: options?.skipLocked ?? true,
+      force_regenerate: options?.forceRegenerate ?? false,
+    },
+  );
+  return response.data;
+}
+
+/** True when a generate-all answer started a task (202), false when nothing was left to do (200). */
+export function isBulkTaskStarted(
+  response: BulkTaskResponse | NoSegmentsToProcessResponse,
+): response is BulkTaskResponse {
+  return typeof (response as BulkTaskResponse).task_id === "string";
+}
+
+/** The running batch's id from a 409 answer of generate-all-audio, or null for any other error. */
+export function activeTaskIdFromConflict(error: unknown): string | null {
+  if (error instanceof ApiError && error.status === 409 && error.body && typeof error.body === "object") {
+    const taskId = (error.body as Record<string, unknown>).task_id;
+    return typeof taskId === "string" ? taskId : null;
+  }
+  return null;
+}
+
+/** `GET /api/tasks/{task_id}/status/`: the task's status body; rejects with 404 for an unknown task. */
+export async function getTaskStatus(taskId: string): Promise<TaskStatusResponse> {
+  const response = await api.get<TaskStatusResponse>(`/tasks/${taskId}/status/`);
+  return response.data;
+}
+
+/**
+ * Poll a task every `intervalMs` milliseconds (default 2000) until it ends.
+ *
+ * The first request is made after one interval, and the next one only after
+ * the previous answer arrived (requests never overlap). `onProgress` gets
+ * every status. Resolves with the final status when it is COMPLETED, FAILED
+ * or CANCELLED (check `result.status`); rejects, and stops polling, on the
+ * first error (network failure, 404, ...). Aborting `signal` stops polling
+ * and rejects with the signal's reason.
+ */
+export async function pollTaskStatus(
+  taskId: string,
+  onProgress: (status: TaskStatusResponse) => void,
+  intervalMs: number = 2000,
+  signal?: AbortSignal,
+): Promise<TaskStatusResponse> {
+  return new Promise((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason ?? new Error("Polling aborted"));
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    const tick = async () => {
+      try {
+        const status = await getTaskStatus(taskId);
+        if (signal?.aborted) return;
+        onProgress(status);
+        if (status.status === "COMPLETED" || status.status === "FAILED" || status.status === "CANCELLED") {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(status);
+          return;
+        }
+        timer = setTimeout(tick, intervalMs);
+      } catch (error) {
+        signal?.removeEventListener("abort", onAbort);
+        reject(error);
+      }
+    };
+    timer = setTimeout(tick, intervalMs);
+  });
+}
+
+/**
+ * Ask a task to stop: `POST /api/tasks/{task_id}/cancel/` → 202 with its status body.
+ * A queued task ends CANCELLED at once; a running batch finishes its current
+ * segment first, then ends CANCELLED.
+ */
+export async function cancelTask(taskId: string): Promise<TaskStatusResponse> {
+  const response = await api.post<TaskStatusResponse>(`/tasks/${taskId}/cancel/`);
+  return response.data;
+}
+
+/** `GET /api/projects/{id}/tasks/`: the project's active and recent tasks, newest first (progress issue). */
+export async function getProjectTasks(projectId: string): Promise<ProjectTasksResponse> {
+  const response = await api.get<ProjectTasksResponse>(`/projects/${projectId}/tasks/`);
+  return response.data;
+}
+
+/** `GET /api/tasks/{id}/logs/`: the task's log lines (progress issue). */
+export async function getTaskLogs(taskId: string): Promise<TaskLogsResponse> {
+  const response = await api.get<TaskLogsResponse>(`/tasks/${taskId}/logs/`);
+  return response.data;
+}
+
+/** URL of the task's Server-Sent Events stream (`event: status`, `data: <status body>`). */
+export function taskEventsUrl(taskId: string): string {
+  return `${API_BASE}/tasks/${taskId}/events/`;
+}
+
+// ------------------------------------------------------------------ projects
+
+/** `GET /api/projects/`: every project, most recently updated first. */
+export async function listProjects(): Promise<Project[]> {
+  return (await api.get<Project[]>("/projects/")).data;
+}
+
+/** `GET /api/projects/{id}/`: the project with its segments in `sequence_index` order. */
+export async function getProject(projectId: string): Promise<ProjectDetail> {
+  return (await api.get<ProjectDetail>(`/projects/${projectId}/`)).data;
+}
+
+/** `POST /api/projects/` `{title}` → 201: a new, empty project. */
+export async function createProject(title: string): Promise<Project> {
+  return (await api.post<Project>("/projects/", { title })).data;
+}
+
+/** `PATCH /api/projects/{id}/` `{title}`: rename a project. */
+export async function updateProject(projectId: string, changes: { title: string }): Promise<Project> {
+  return (await api.patch<Project>(`/projects/${projectId}/`, changes)).data;
+}
+
+/** `DELETE /api/projects/{id}/` → 204: the project, its segments and its audio folder. */
+export async function deleteProject(projectId: string): Promise<void> {
+  await api.delete(`/projects/${projectId}/`);
+}
+
+/** `POST /api/projects/import/` `{title, text}` → 201: a project with one segment per paragraph. */
+export async function importStory(story: StoryImport): Promise<ProjectDetail> {
+  return (await api.post<ProjectDetail>("/projects/import/", story)).data;
+}
+
+// ------------------------------------------------------------------ segments
+
+/** `GET /api/segments/?project={id}`: a project's segments in order. */
+export async function listSegments(projectId: string): Promise<Segment[]> {
+  return (await api.get<Segment[]>(`/segments/?project=${encodeURIComponent(projectId)}`)).data;
+}
+
+/** `POST /api/segments/` → 201: a new segment (at the end unless `sequence_index` is given). */
+export async function createSegment(segment: SegmentCreate): Promise<Segment> {
+  return (await api.post<Segment>("/segments/", segment)).data;
+}
+
+/**
+ * `PATCH /api/segments/{id}/` with any of `text_content`, `is_locked`,
+ * `sequence_index`. Changing a locked segment's text is a 409.
+ */
+export async function updateSegment(segmentId: string, changes: SegmentUpdate): Promise<Segment> {
+  return (await api.patch<Segment>(`/segments/${segmentId}/`, changes)).data;
+}
+
+/** `DELETE /api/segments/{id}/` → 204 (and its `.wav`); a locked segment is a 409. */
+export async function deleteSegment(segmentId: string): Promise<void> {
+  await api.delete(`/segments/${segmentId}/`);
+}
+
+// ------------------------------------------------------------------ settings and voices
+
+/** `GET /api/settings/`: `{default_voice_id, tts_speed}`. */
+export async function getSettings(): Promise<GlobalSettings> {
+  return (await api.get<GlobalSettings>("/settings/")).data;
+}
+
+/** `PATCH /api/settings/` with a voice id and/or a speed (0.5–2.0); 400 with field errors otherwise. */
+export async function updateSettings(changes: Partial<GlobalSettings>): Promise<GlobalSettings> {
+  return (await api.patch<GlobalSettings>("/settings/", changes)).data;
+}
+
+/** `GET /api/voices/`: the installed model's voice ids and whether the model is available. */
+export async function getVoices(): Promise<VoicesResponse> {
+  return (await api.get<VoicesResponse>("/voices/")).data;
+}

@@ -110,3 +110,97 @@ class GlobalSettings(models.Model):
         """Return the settings row, creating it with defaults if missing."""
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+
+# ---------------------------------------------------------------- task journal
+#
+# The TaskManager's in-memory registry is the live source of truth; these tables
+# are its write-behind journal (api/tasks/journal.py). They let a finished task's
+# status be answered after the in-memory cleanup (TASK_RETENTION_SECONDS) and let
+# PENDING/PROCESSING tasks resume under the same id after a restart. There are no
+# foreign keys on purpose: a task's journal outlives a deleted project or segment
+# until retention expires, and the writer thread never races a cascade.
+
+
+class TaskRecord(models.Model):
+    """The journaled state of one background task (one row per task id).
+
+    ``state`` holds the parts of the status body that are not columns:
+    ``{"progress": {...}, "task_errors": [...], "current_step": str,
+    "audio_seconds": float, "chars_total": int, "chars_finished": int,
+    "work_seconds": float, "work_chars": int}``. Per-segment results live in
+    :class:`TaskSegmentResult`, written in the same transaction as the segment's
+    audio pointer so that a resumed batch neither loses nor repeats a segment.
+    """
+
+    task_id = models.CharField(max_length=120, primary_key=True)
+    kind = models.CharField(max_length=10)  # "segment" | "batch" | "task"
+    project_id = models.UUIDField(null=True, blank=True, db_index=True)
+    segment_id = models.UUIDField(null=True, blank=True)
+    segment_ids = models.JSONField(default=list)
+    voice_id = models.CharField(max_length=100, blank=True, default="")
+    speed = models.FloatField(default=1.0)
+    status = models.CharField(max_length=12, db_index=True)
+    stage = models.CharField(max_length=12, default="queued")
+    state = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} {self.status}"
+
+
+class TaskSegmentResult(models.Model):
+    """One segment's outcome within a task: ``audio_url`` and ``duration`` (seconds), or ``error``."""
+
+    task_id = models.CharField(max_length=120, db_index=True)
+    segment_id = models.UUIDField()
+    audio_url = models.CharField(max_length=500, null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["task_id", "segment_id"], name="one_result_per_task_segment")]
+
+
+class TaskLogEntry(models.Model):
+    """A timestamped log line of a task (``GET /api/tasks/{id}/logs/``)."""
+
+    task_id = models.CharField(max_length=120, db_index=True)
+    timestamp = models.DateTimeField()
+    level = models.CharField(max_length=10)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class SynthesisSpeedProfile(models.Model):
+    """Learned synthesis speed for one voice and speed factor, for ETAs (api/tasks/eta.py).
+
+    ``chars`` and ``seconds`` are exponentially decayed sums over finished tasks
+    (characters narrated, wall seconds spent including preparing and writing);
+    ``chars_per_second = chars / seconds``.
+    """
+
+    voice_id = models.CharField(max_length=100)
+    speed = models.FloatField()
+    chars = models.FloatField(default=0.0)
+    seconds = models.FloatField(default=0.0)
+    samples = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["voice_id", "speed"], name="one_profile_per_voice_speed")]
+
+    @property
+    def chars_per_second(self) -> float | None:
+        """Characters per wall second, or None before any sample."""
+        return self.chars / self.seconds if self.seconds > 0 else None

@@ -7,8 +7,10 @@ from api.views import (
     ProjectViewSet,
     SegmentViewSet,
     TaskCancelView,
+    TaskLogsView,
     TaskStatusView,
     VoiceListView,
+    task_events_view,
 )
 
 router = DefaultRouter()
@@ -20,5 +22,7 @@ urlpatterns = [
     path("voices/", VoiceListView.as_view(), name="voices"),
     path("tasks/<str:task_id>/status/", TaskStatusView.as_view(), name="task-status"),
     path("tasks/<str:task_id>/cancel/", TaskCancelView.as_view(), name="task-cancel"),
+    path("tasks/<str:task_id>/events/", task_events_view, name="task-events"),
+    path("tasks/<str:task_id>/logs/", TaskLogsView.as_view(), name="task-logs"),
     *router.urls,
 ]

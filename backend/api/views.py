@@ -6,8 +6,11 @@ Endpoints (router in ``api/urls.py``):
   ``POST /api/projects/{id}/generate-all-audio/``
 - ``/api/segments/`` CRUD (``?project=<id>``), ``POST /api/segments/{id}/generate-audio/``
 - ``GET/PATCH /api/settings/``, ``GET /api/voices/``
-- ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``
+- ``GET /api/projects/{id}/tasks/``: the project's active and recent tasks (re-attach)
+- ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
+  ``GET /api/tasks/{task_id}/events/`` (SSE), ``GET /api/tasks/{task_id}/logs/``
 """
+from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -29,7 +32,9 @@ from api.services.audio_generation import (
     start_segment_audio_generation,
 )
 from api.services.story_import import import_story
-from api.tasks import get_task_manager
+from api.tasks import get_task_manager, journal
+from api.tasks.manager import PROJECT_TASKS_LIMIT
+from api.tasks.events import parse_last_event_id, stream_task_events
 from core_engine.model_loader import KokoroModelLoader
 
 ERROR_SEGMENT_LOCKED_EDIT = "Segment is locked. Unlock it (PATCH is_locked=false) before changing its text or deleting it."
@@ -68,6 +73,22 @@ class ProjectViewSet(viewsets.ModelViewSet):
         except GenerationRejected as rejected:
             return Response(rejected.body, status=rejected.status_code)
         return Response(body, status=status_code)
+
+
+    @action(detail=True, methods=["get"], url_path="tasks")
+    def tasks(self, request, pk=None):
+        """The project's active and recent tasks, newest first: ``{"project_id", "tasks": [status body, ...]}``.
+
+        An editor reloaded mid-batch finds its running task here (the first one
+        whose status is PENDING or PROCESSING). At most 20 tasks; finished ones
+        are kept for ``TASK_RETENTION_SECONDS``.
+        """
+        project = self.get_object()
+        live = get_task_manager().list_project_tasks(str(project.id))
+        seen = {body["task_id"] for body in live}
+        stored = journal.load_project_status_bodies(project.id, exclude=seen, limit=PROJECT_TASKS_LIMIT)
+        bodies = sorted(live + stored, key=lambda body: body["created_at"] or "", reverse=True)[:PROJECT_TASKS_LIMIT]
+        return Response({"project_id": str(project.id), "tasks": bodies})
 
 
 class SegmentViewSet(viewsets.ModelViewSet):
@@ -137,25 +158,31 @@ class VoiceListView(APIView):
         )
 
 
-def _task_status_body(task_id: str, task_state: dict) -> dict:
-    """The spec's status body (§3.2.3): task_id, status, progress, completed_segments, errors."""
-    return {
-        "task_id": task_id,
-        "status": task_state["status"],
-        "progress": task_state["progress"],
-        "completed_segments": task_state["completed_segments"],
-        "errors": task_state["errors"],
-    }
+def _find_task_status(task_id: str) -> dict | None:
+    """A task's status body: from memory when live, else from the journal (within retention)."""
+    body = get_task_manager().get_task_status(task_id)
+    if body is None:
+        body = journal.load_status_body(task_id)
+    return body
+
+
+TASK_NOT_FOUND = {"error": "Task not found"}
 
 
 class TaskStatusView(APIView):
-    """``GET /api/tasks/{task_id}/status/``: 200 with the status body, or 404 ``{"error": "Task not found"}``."""
+    """``GET /api/tasks/{task_id}/status/``: 200 with the status body, or 404 ``{"error": "Task not found"}``.
+
+    The body is the spec's (§3.2.3: task_id, status, progress, completed_segments,
+    errors) plus StoryFlow's progress fields (``api/tasks/state.py``). Live
+    tasks are answered from memory only; finished tasks dropped from memory are
+    answered from the journal for ``TASK_RETENTION_SECONDS``.
+    """
 
     def get(self, request, task_id: str):
-        task_state = get_task_manager().get_task_status(task_id)
-        if task_state is None:
-            return Response({"error": "Task not found"}, status=status.HTTP_404_NOT_FOUND)
-        return Response(_task_status_body(task_id, task_state), status=status.HTTP_200_OK)
+        body = _find_task_status(task_id)
+        if body is None:
+            return Response(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
+        return Response(body, status=status.HTTP_200_OK)
 
 
 class TaskCancelView(APIView):
@@ -166,7 +193,48 @@ class TaskCancelView(APIView):
     """
 
     def post(self, request, task_id: str):
-        task_state = get_task_manager().cancel_task(task_id)
-        if task_state is None:
-            return Response({"error": "Task not found"}, status=status.HTTP_404_NOT_FOUND)
-        return Response(_task_status_body(task_id, task_state), status=status.HTTP_202_ACCEPTED)
+        body = get_task_manager().cancel_task(task_id) or journal.load_status_body(task_id)
+        if body is None:
+            return Response(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class TaskLogsView(APIView):
+    """``GET /api/tasks/{task_id}/logs/``: ``{"task_id", "logs": [{"timestamp", "level", "message"}]}``.
+
+    Lines are oldest first: queueing, chunking, per-segment timing, errors with
+    their cause, and the outcome. 404 for unknown tasks.
+    """
+
+    def get(self, request, task_id: str):
+        manager = get_task_manager()
+        if manager.is_journaled(task_id):
+            manager.journal.flush(timeout=2)
+        logs = journal.read_logs(task_id)
+        if logs is None:
+            return Response(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
+        return Response({"task_id": task_id, "logs": logs})
+
+
+def task_events_view(request, task_id: str):
+    """``GET /api/tasks/{task_id}/events/``: a Server-Sent Events stream of the task's status.
+
+    See ``api/tasks/events.py`` for the format. 404 JSON for unknown tasks.
+    A plain Django view (not DRF): the response is a stream, not a serialized body.
+    """
+    if request.method != "GET":
+        return JsonResponse({"error": "Use GET."}, status=405)
+    manager = get_task_manager()
+    body, version = manager.wait_for_change(task_id, None, 0)
+    if body is None:
+        body = journal.load_status_body(task_id)
+        if body is None:
+            return JsonResponse(TASK_NOT_FOUND, status=404)
+    last_event_id = parse_last_event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
+    response = StreamingHttpResponse(
+        stream_task_events(manager, task_id, body, version, last_event_id),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # tell proxies (nginx) not to buffer
+    return response

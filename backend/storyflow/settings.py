@@ -4,7 +4,8 @@ Everything runs on embedded defaults: SQLite in the repository root, generated
 audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_DB_PATH``, ``STORYFLOW_TEST_DB_PATH``, ``STORYFLOW_MEDIA_ROOT``,
 ``STORYFLOW_MODELS_DIR``, ``STORYFLOW_TASK_CLEANUP_THRESHOLD`` (seconds),
-``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``.
+``STORYFLOW_TASK_RETENTION_SECONDS``, ``STORYFLOW_SSE_HEARTBEAT_SECONDS``,
+``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``.
 """
 import os
 from pathlib import Path
@@ -28,11 +29,12 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: api's runserver (which resumes interrupted tasks) must win.
+    "api",
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
     "core_engine",
-    "api",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +104,11 @@ TTS_MODELS_DIR = Path(_env("MODELS_DIR", str(BASE_DIR / "models")))
 # Finished tasks (COMPLETED, FAILED, CANCELLED) are dropped from the in-memory
 # registry this many seconds after they finish (spec 03.02.12).
 TASK_CLEANUP_THRESHOLD = int(_env("TASK_CLEANUP_THRESHOLD", "3600"))
+# The journal (api/tasks/journal.py) answers a finished task's status for this
+# many seconds after it finished, also after the in-memory cleanup and restarts.
+TASK_RETENTION_SECONDS = int(_env("TASK_RETENTION_SECONDS", "86400"))
+# Idle seconds after which GET /api/tasks/{id}/events/ sends a heartbeat comment.
+SSE_HEARTBEAT_SECONDS = float(_env("SSE_HEARTBEAT_SECONDS", "15"))
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],

@@ -18,7 +18,7 @@ from api.tasks import (
     TaskManager,
     TaskManagerShutdownError,
     get_task_manager,
-    new_task_state,
+    TaskState,
 )
 from api.tests.conftest import wait_for_task, wait_until
 
@@ -264,7 +264,7 @@ def test_cancel_flag_stops_loop_after_current_item(task_manager):
     task_manager.submit_task(loop, task_id="loop")
     assert started.wait(5)
     snapshot = task_manager.cancel_task("loop")
-    assert snapshot["status"] == TASK_PROCESSING and snapshot["cancel_requested"] is True
+    assert snapshot["status"] == TASK_PROCESSING and snapshot["current_step"].startswith("Cancelling")
     assert task_manager.is_cancelled("loop")
     release.set()
     final = wait_for_task("loop")
@@ -304,12 +304,12 @@ def test_cleanup_drops_old_finished_tasks_only(task_manager, settings):
     now = time.time()
     task_manager._tasks.update(
         {
-            "old_done": {**_idle_state(), "status": TASK_COMPLETED, "completed_at": now - 3601},
-            "old_failed": {**_idle_state(), "status": TASK_FAILED, "completed_at": now - 7200},
-            "old_cancelled": {**_idle_state(), "status": TASK_CANCELLED, "completed_at": now - 4000},
-            "fresh_done": {**_idle_state(), "status": TASK_COMPLETED, "completed_at": now - 10},
-            "old_pending": {**_idle_state(), "status": TASK_PENDING, "created_at": now - 99999},
-            "old_processing": {**_idle_state(), "status": TASK_PROCESSING, "created_at": now - 99999},
+            "old_done": _idle_state("old_done", status=TASK_COMPLETED, completed_at=now - 3601),
+            "old_failed": _idle_state("old_failed", status=TASK_FAILED, completed_at=now - 7200),
+            "old_cancelled": _idle_state("old_cancelled", status=TASK_CANCELLED, completed_at=now - 4000),
+            "fresh_done": _idle_state("fresh_done", status=TASK_COMPLETED, completed_at=now - 10),
+            "old_pending": _idle_state("old_pending", status=TASK_PENDING, created_at=now - 99999),
+            "old_processing": _idle_state("old_processing", status=TASK_PROCESSING, created_at=now - 99999),
         }
     )
     assert task_manager._cleanup_old_tasks() == 3
@@ -319,7 +319,7 @@ def test_cleanup_drops_old_finished_tasks_only(task_manager, settings):
 def test_cleanup_threshold_comes_from_settings(task_manager, settings):
     settings.TASK_CLEANUP_THRESHOLD = 5
     assert task_manager.cleanup_threshold == 5
-    task_manager._tasks["recent"] = {**_idle_state(), "status": TASK_COMPLETED, "completed_at": time.time() - 6}
+    task_manager._tasks["recent"] = _idle_state("recent", status=TASK_COMPLETED, completed_at=time.time() - 6)
     task_manager.submit_task(lambda: None)  # cleanup piggybacks on submit
     assert task_manager.get_task_status("recent") is None
 
@@ -330,7 +330,7 @@ def test_default_cleanup_threshold_is_one_hour(task_manager, settings):
 
 
 def test_worker_closes_its_database_connection(task_manager, monkeypatch):
-    from api import tasks
+    from api.tasks import manager as tasks
 
     closed = []
     monkeypatch.setattr(tasks.connections, "close_all", lambda: closed.append(threading.current_thread().name))
@@ -339,9 +339,9 @@ def test_worker_closes_its_database_connection(task_manager, monkeypatch):
     assert closed[0].startswith("storyflow-tts")
 
 
-def _idle_state():
+def _idle_state(task_id="p", **fields):
     """A running task's state, put straight into the registry by the progress tests."""
-    return {**new_task_state(), "status": TASK_PROCESSING}
+    return TaskState(task_id=task_id, **{"status": TASK_PROCESSING, **fields})
 
 
 def test_interpreter_exit_stops_running_task_after_current_step(tmp_path):

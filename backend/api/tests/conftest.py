@@ -31,6 +31,9 @@ class FakeEngine:
     ``output_path`` through the engine's own ``write_wav_atomic``, returns the
     result dict, and fails (``success`` False) for texts containing ``FAIL``. Setting
     ``gate`` makes each call wait for it, so tests can observe PROCESSING.
+    Like the real engine it reports ``on_progress(chunks_done, chunks_total,
+    chars_done, chars_total)``: once with 0 before synthesis, then after each
+    "chunk" (one per sentence, split at ". "), sleeping ``chunk_delay`` s per chunk.
     """
 
     sample_rate = 24000
@@ -41,6 +44,7 @@ class FakeEngine:
         self.gate: threading.Event | None = None
         self.started = threading.Event()
         self.delay = 0.0
+        self.chunk_delay = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, text, voice_id, speed, output_path, on_progress=None):
@@ -51,6 +55,17 @@ class FakeEngine:
             assert self.gate.wait(20), "test gate never opened"
         if self.delay:
             time.sleep(self.delay)
+        chunks = [part for part in text.split(". ") if part]
+        total_chars = sum(len(part) for part in chunks)
+        done_chars = 0
+        if on_progress:
+            on_progress(0, len(chunks), 0, total_chars)
+        for index, part in enumerate(chunks, start=1):
+            if self.chunk_delay:
+                time.sleep(self.chunk_delay)
+            done_chars += len(part)
+            if on_progress:
+                on_progress(index, len(chunks), done_chars, total_chars)
         if "FAIL" in text:
             return {"success": False, "audio_path": None, "duration": None, "error": "fake engine failure"}
         seconds = max(0.1, len(text) * self.seconds_per_char / speed)

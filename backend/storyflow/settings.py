@@ -125,9 +125,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Lines logged while the worker runs a journaled task -> GET /api/tasks/{id}/logs/.
+        "task_journal": {"class": "api.tasks.journal.TaskLogHandler", "level": "INFO"},
+    },
     "loggers": {
-        "api": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
-        "core_engine": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
+        "api": {"handlers": ["console", "task_journal"], "level": _env("LOG_LEVEL", "INFO")},
+        "core_engine": {"handlers": ["console", "task_journal"], "level": _env("LOG_LEVEL", "INFO")},
     },
 }

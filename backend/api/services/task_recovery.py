@@ -61,7 +61,8 @@ def resume_interrupted_tasks() -> list[str]:
         remaining = [sid for sid in state.segment_ids if sid not in finished]
         # A fresh run: stage, chunk and cancel state start over; results so far are kept.
         state.stage, state.cancel_requested, state.final_progress, state.completed_at = "queued", False, None, None
-        state.current_step = f"Resumed after a restart: {len(finished)} of {len(state.segment_ids)} segments already done"
+        message = f"Resumed after a restart: {len(finished)} of {len(state.segment_ids)} segments already done"
+        state.current_step = message
         if record.kind == "batch":
             task_fn = build_batch_task(record.task_id, list(state.segment_ids), voice, finished_ids=finished)
             claims = [batch_claim(record.project_id)] if record.project_id else []
@@ -75,7 +76,7 @@ def resume_interrupted_tasks() -> list[str]:
             soft_claims=[segment_claim(sid) for sid in remaining] if record.kind == "batch" else (),
             journal=True,
         )
-        manager.journal.log(record.task_id, "INFO", state.current_step)
+        manager.journal.log(record.task_id, "INFO", message)
         logger.info("Task %s resumed: %d segments left", record.task_id, len(remaining))
         resumed.append(record.task_id)
     return resumed

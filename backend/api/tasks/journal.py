@@ -208,7 +208,12 @@ def _expired(record) -> bool:
 
 
 class TaskLogHandler(logging.Handler):
-    """Copies log records of the worker thread's current journaled task into the journal."""
+    """Copies log records of the worker thread's current journaled task into the journal.
+
+    Configured in ``settings.LOGGING`` on the ``api`` and ``core_engine`` loggers
+    (configuring it there, not by code, survives the ``django.setup()`` that
+    ``runserver`` runs again when it loads the WSGI application).
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
         task_id = getattr(_current, "task_id", None)
@@ -227,19 +232,6 @@ class TaskLogHandler(logging.Handler):
             self.handleError(record)
 
 
-_handler_installed = False
-
-
-def _install_log_handler() -> None:
-    global _handler_installed
-    if _handler_installed:
-        return
-    handler = TaskLogHandler(level=logging.INFO)
-    for name in ("api", "core_engine"):
-        logging.getLogger(name).addHandler(handler)
-    _handler_installed = True
-
-
 class TaskJournal:
     """The write-behind writer of one TaskManager (one daemon thread, started lazily)."""
 
@@ -254,7 +246,6 @@ class TaskJournal:
         self._stopped = False
         self._thread: threading.Thread | None = None
         _active_journal = self
-        _install_log_handler()
 
     # -------------------------------------------------------------- producers
 

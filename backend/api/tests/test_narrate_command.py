@@ -113,3 +113,24 @@ def test_ctrl_c_cancels_cleanly_after_the_current_segment(tmp_path, installed_mo
     assert files == pointed  # every file is in the database and every pointer has its file
     assert 1 <= len(files) < len(paragraphs)
     assert not [p for p in media.rglob("*") if p.is_file() and p.suffix != ".wav"]  # no temp files left
+
+
+def test_format_eta():
+    from api.management.commands.narrate import format_eta
+
+    assert format_eta(None) == "--:--"
+    assert format_eta(65.4) == "1:05"
+    assert format_eta(3723) == "1:02:03"
+
+
+def test_narrate_bar_shows_stage_current_step_and_eta(tmp_path, fake_engine, media_root, capsys):
+    """The bar (tqdm, on stderr) is driven by the task's stage, current_step and eta_seconds."""
+    path = tmp_path / "steps.txt"
+    path.write_text("First part. Second part. Third part.\n\nAnother one. And more.\n", encoding="utf-8")
+    fake_engine.chunk_delay = 0.3  # longer than the 0.2 s poll, so each chunk is seen
+    call_command("narrate", str(path), "--title", "Steps", stdout=StringIO(), stderr=StringIO())
+    bar = capsys.readouterr().err
+    assert "synthesizing:" in bar
+    assert "Synthesizing segment 1 of 2 (chunk 2 of 3)" in bar
+    assert "ETA " in bar
+    assert "finished: 100%" in bar

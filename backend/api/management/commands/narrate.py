@@ -2,8 +2,9 @@
 
 It imports the file as a project (one segment per paragraph, as
 ``POST /api/projects/import/`` does), queues one batch task on the same
-TaskManager the API uses, shows a tqdm progress bar (characters done, the
-current segment, ETA) and ends with the total audio duration, the wall time,
+TaskManager the API uses, shows a tqdm progress bar driven by the task's
+status fields (``overall_progress`` in characters, ``stage``, ``current_step``
+and the learned ``eta_seconds``) and ends with the total audio duration, the wall time,
 the real-time factor (RTF = wall seconds / audio seconds; below 1 is faster
 than real time) and the output folder. Ctrl-C cancels cleanly: the segment
 being synthesized finishes and keeps its audio, nothing else starts; a second
@@ -29,6 +30,16 @@ from api.tasks import TERMINAL_STATUSES, get_task_manager
 from core_engine.model_loader import KokoroModelLoader
 
 POLL_SECONDS = 0.2
+
+
+def format_eta(seconds: float | None) -> str:
+    """``"1:05"`` for 65 s, ``"1:02:03"`` past an hour, ``"--:--"`` when unknown."""
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def read_story(path: Path) -> tuple[str | None, str]:
@@ -80,24 +91,34 @@ class Command(BaseCommand):
         self._report(project, final, wall)
 
     def _follow(self, task_id: str, lengths: dict[str, int]) -> dict:
-        """Poll the task, drive the progress bar, and turn Ctrl-C into a clean cancel."""
+        """Poll the task, drive the progress bar, and turn Ctrl-C into a clean cancel.
+
+        The bar counts characters (``overall_progress`` × total characters, so
+        it moves within a long segment); its description is the task's stage
+        and its postfix the current step and the task's own ETA.
+        """
         manager = get_task_manager()
         cancelling = False
-        description = ""
-        bar = tqdm(total=sum(lengths.values()), unit="char", unit_scale=True, dynamic_ncols=True, desc="queued")
+        total_chars = sum(lengths.values())
+        bar = tqdm(
+            total=total_chars,
+            unit="char",
+            unit_scale=True,
+            dynamic_ncols=True,
+            desc="queued",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+        )
         # StoryFlow's log lines (one per finished segment) print above the bar instead of through it.
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("api"), logging.getLogger("core_engine")]):
             while True:
                 try:
                     state = manager.get_task_status(task_id)
-                    done = state["completed_segments"] + state["errors"]
-                    chars_done = sum(lengths.get(e["segment_id"], 0) for e in done)
+                    chars_done = round(state["overall_progress"] / 100.0 * total_chars)
                     if chars_done != bar.n:
                         bar.update(chars_done - bar.n)
-                    progress = state["progress"]
-                    if progress.get("total") and description != f"segment {progress['current']}/{progress['total']}":
-                        description = f"segment {progress['current']}/{progress['total']}"
-                        bar.set_description(description)
+                    bar.set_description_str(state["stage"], refresh=False)
+                    bar.set_postfix_str(f"{state['current_step']}, ETA {format_eta(state['eta_seconds'])}", refresh=False)
+                    bar.refresh()
                     if state["status"] in TERMINAL_STATUSES:
                         return state
                     time.sleep(POLL_SECONDS)
@@ -121,6 +142,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Audio:         {audio_seconds:.1f} s ({audio_seconds / 60:.1f} min)")
         self.stdout.write(f"Wall time:     {wall:.1f} s")
         self.stdout.write(f"Real-time factor (wall/audio): {rtf:.3f}")
+        self.stdout.write(f"Task:          {final['task_id']} (GET /api/tasks/{final['task_id']}/logs/ for its log)")
         self.stdout.write(f"Output folder: {folder}")
         if final["status"] == "FAILED":
             raise CommandError("The narration task failed; see the errors above.")

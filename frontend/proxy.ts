@@ -2,7 +2,8 @@ import { NextResponse, type NextRequest } from "next/server";
 
 /**
  * Same-origin proxy: the browser only ever talks to Next, and Next forwards
- * `/api/*` and `/media/*` to Django.
+ * `/api/*` to Django. (`/media/*` goes through `app/media/[...path]/route.ts`,
+ * which adds the HTTP Range support that Django's file serving lacks.)
  *
  * The target is read from the `BACKEND_URL` environment variable on every
  * request (default `http://127.0.0.1:8000`), so the same production build
@@ -11,7 +12,7 @@ import { NextResponse, type NextRequest } from "next/server";
  * they are frozen into the build.
  *
  * A rewrite to another origin is streamed by Next's own HTTP proxy: request
- * bodies, `Range` headers and Server-Sent Events pass through unchanged.
+ * bodies and Server-Sent Events pass through unchanged.
  */
 export function proxy(request: NextRequest): NextResponse {
   const backend = process.env.BACKEND_URL || "http://127.0.0.1:8000";
@@ -20,5 +21,5 @@ export function proxy(request: NextRequest): NextResponse {
 }
 
 export const config = {
-  matcher: ["/api/:path*", "/media/:path*"],
+  matcher: ["/api/:path*"],
 };

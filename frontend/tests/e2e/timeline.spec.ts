@@ -72,6 +72,16 @@ test("generate all: the bar reaches 100 % and every segment gets a playable play
     expect(Math.abs(duration - server)).toBeLessThan(0.1);
     await expect(card.getByTestId("segment-duration")).toHaveText(`${server.toFixed(2)} s`);
   }
+
+  // The player can seek (the /media route answers HTTP Range requests).
+  const seekedTo = await cards.nth(1).getByTestId("segment-audio").evaluate(async (element: HTMLAudioElement) => {
+    const target = element.duration / 2;
+    element.currentTime = target;
+    await new Promise((resolve) => element.addEventListener("seeked", resolve, { once: true }));
+    return { target, now: element.currentTime, seekableEnd: element.seekable.length ? element.seekable.end(0) : 0 };
+  });
+  expect(seekedTo.seekableEnd).toBeGreaterThan(0);
+  expect(Math.abs(seekedTo.now - seekedTo.target)).toBeLessThan(0.05);
   await expect(page.getByTestId("project-summary")).toContainText("3 with audio");
 
   // Play all plays the segments one after another, then stops.

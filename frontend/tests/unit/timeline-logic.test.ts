@@ -118,3 +118,20 @@ describe("formatting", () => {
     expect(formatEta(null)).toBeNull();
   });
 });
+
+describe("parseRange", async () => {
+  const { parseRange } = await import("@/lib/range");
+  it("reads single byte ranges", () => {
+    expect(parseRange("bytes=0-99", 1000)).toEqual({ start: 0, end: 99 });
+    expect(parseRange("bytes=500-", 1000)).toEqual({ start: 500, end: 999 });
+    expect(parseRange("bytes=-100", 1000)).toEqual({ start: 900, end: 999 });
+    expect(parseRange("bytes=900-5000", 1000)).toEqual({ start: 900, end: 999 });
+  });
+  it("whole body for no, malformed or multiple ranges; 416 past the end", () => {
+    expect(parseRange(null, 1000)).toBeNull();
+    expect(parseRange("bytes=0-1,5-6", 1000)).toBeNull();
+    expect(parseRange("items=0-1", 1000)).toBeNull();
+    expect(parseRange("bytes=5-2", 1000)).toBeNull();
+    expect(parseRange("bytes=1000-", 1000)).toBe("unsatisfiable");
+  });
+});

@@ -182,6 +182,8 @@ class TaskManager:
             state.task_id = task_id
         task_id = state.task_id
         claims = tuple(claims)
+        # Outside the lock: the first lookup of a voice/speed reads the database.
+        prior_cps = self.speed_profiles.lookup(state.voice_id, state.speed) if state.voice_id else None
         with self._tasks_lock:
             if self._is_shut_down:
                 raise TaskManagerShutdownError("The task manager is shut down; restart the server to run new tasks.")
@@ -193,7 +195,7 @@ class TaskManager:
                     raise DuplicateTaskError(claim, holder)
             state.status = TASK_PENDING
             state.claims = claims
-            state.prior_cps = self.speed_profiles.lookup(state.voice_id, state.speed) if state.voice_id else None
+            state.prior_cps = prior_cps
             for claim in claims:
                 self._claims[claim] = task_id
             for claim in soft_claims:

@@ -20,29 +20,11 @@ the relative error ``(eta - actual) / actual``; and the first sample with an ETA
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_STORY = REPO.parent / "shared" / "data" / "stories" / "poe_tell_tale_heart.txt"
-
-
-def setup_django(workdir: Path) -> None:
-    """Configure Django on a temporary database and media folder, and migrate it."""
-    sys.path.insert(0, str(REPO / "backend"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "storyflow.settings"
-    os.environ["STORYFLOW_DB_PATH"] = str(workdir / "db.sqlite3")
-    os.environ["STORYFLOW_MEDIA_ROOT"] = str(workdir / "media")
-    os.environ.setdefault("STORYFLOW_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+from task_bench_common import DEFAULT_STORY, import_story_prefix, setup_django
 
 
 def run_once(project, interval: float, force: bool) -> tuple[list[tuple[float, float, float | None]], float, dict]:
@@ -96,16 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="storyflow-eta-") as tmp:
         setup_django(Path(tmp))
-        from api.services.story_import import import_story, parse_story_file
-
-        _, text = parse_story_file(args.story.read_text(encoding="utf-8"))
-        paragraphs, size = [], 0
-        for paragraph in text.split("\n\n"):
-            if size >= args.chars:
-                break
-            paragraphs.append(paragraph)
-            size += len(paragraph)
-        project = import_story(title="ETA benchmark", text="\n\n".join(paragraphs))
+        project, size = import_story_prefix(args.story, args.chars, "ETA benchmark")
         count = project.segments.count()
         print(f"Story: {args.story.name}, {count} segments, {size:,} characters; sampling every {args.interval} s")
 

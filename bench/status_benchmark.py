@@ -23,32 +23,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
 import tracemalloc
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_STORY = REPO.parent / "shared" / "data" / "stories" / "poe_tell_tale_heart.txt"
-
-
-def setup_django(workdir: Path) -> None:
-    """Configure Django on a temporary database and media folder, and migrate it."""
-    sys.path.insert(0, str(REPO / "backend"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "storyflow.settings"
-    os.environ["STORYFLOW_DB_PATH"] = str(workdir / "db.sqlite3")
-    os.environ["STORYFLOW_MEDIA_ROOT"] = str(workdir / "media")
-    os.environ.setdefault("STORYFLOW_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+from task_bench_common import DEFAULT_STORY, import_story_prefix, setup_django
 
 
 def fake_finished_state(index: int, segments: int):
@@ -207,8 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         setup_django(Path(tmp))
         from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
 
-        from api.services.story_import import import_story, parse_story_file
-
         print(f"Memory per tracked task ({args.tasks:,} finished tasks, tracemalloc):")
         for segments in (1, 10):
             per_task = measure_memory(args.tasks, segments)
@@ -217,14 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {segments:>2}-segment tasks: {per_task:,.0f} bytes/task -> {total_mb:.1f} MB for {args.tasks:,} ({verdict}, target <= 30 MB)")
             clear_registry(keep=set())
 
-        _, text = parse_story_file(DEFAULT_STORY.read_text(encoding="utf-8"))
-        paragraphs, size = [], 0
-        for paragraph in text.split("\n\n"):
-            if size >= args.chars:
-                break
-            paragraphs.append(paragraph)
-            size += len(paragraph)
-        project = import_story(title="Status benchmark", text="\n\n".join(paragraphs))
+        project, size = import_story_prefix(DEFAULT_STORY, args.chars, "Status benchmark")
 
         import socket
 
@@ -246,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         time.sleep(1.0)
         base_url = f"http://127.0.0.1:{port}"
+        import urllib.error
+        import urllib.request
+
+        for _ in range(20):  # warm up: the first requests import the URL and view stack
+            try:
+                urllib.request.urlopen(f"{base_url}/api/tasks/warm-up/status/", timeout=10)
+            except urllib.error.HTTPError:
+                pass  # 404, as expected
         print(f"\nStatus latency, {args.pollers} pollers each every {args.interval} s, while a real batch synthesizes "
               f"({size:,} characters), runserver's threaded WSGI server:")
         small = latency_round(base_url, project, args.pollers, args.interval, "10 tracked tasks")

@@ -91,6 +91,9 @@ def test_ctrl_c_cancels_cleanly_after_the_current_segment(tmp_path, installed_mo
     process = subprocess.Popen(
         [sys.executable, str(repo / "manage.py"), "narrate", str(story)],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell running the tests in the background (non-interactive `cmd &`) starts them with SIGINT
+        # ignored, and an ignored SIGINT is inherited and kept by Python; restore the default as a terminal has it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120

@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from "react";
 
-import { formatSeconds } from "@/lib/format";
+import { errorMessage, formatSeconds } from "@/lib/format";
 import type { SegmentState } from "@/lib/segmentState";
 import type { Segment } from "@/lib/types";
 import { StatusBadge } from "./StatusBadge";
@@ -62,7 +62,7 @@ export function SegmentCard(props: SegmentCardProps) {
       await props.onSave(draft);
       return true;
     } catch (error) {
-      setSaveError(error instanceof Error ? error.message : String(error));
+      setSaveError(errorMessage(error));
       return false;
     } finally {
       setSaving(false);

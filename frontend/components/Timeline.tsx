@@ -28,7 +28,7 @@ import {
 import { queryKeys } from "@/hooks/queryKeys";
 import { useTaskEvents } from "@/hooks/useTaskEvents";
 import * as api from "@/lib/api";
-import { formatDuration } from "@/lib/format";
+import { errorMessage, formatDuration } from "@/lib/format";
 import { moveChanges, renumber, sortSegments, type IndexChange } from "@/lib/order";
 import { segmentState } from "@/lib/segmentState";
 import { loadTrackedTasks, saveTrackedTasks, type TrackedTask } from "@/lib/taskMemory";
@@ -198,7 +198,7 @@ export function Timeline({ projectId }: { projectId: string }) {
         track({ taskId: running, kind: "batch", expected: [] });
         setNotice("A batch was already running for this project; showing its progress.");
       } else {
-        setNotice(`Generate all failed: ${error instanceof Error ? error.message : String(error)}`);
+        setNotice(`Generate all failed: ${errorMessage(error)}`);
       }
     }
   };
@@ -209,7 +209,7 @@ export function Timeline({ projectId }: { projectId: string }) {
       const answer = await generateSegment.mutateAsync(segment.id);
       track({ taskId: answer.task_id, kind: "segment", expected: [segment.id] });
     } catch (error) {
-      setNotice(`Could not generate segment ${segments.indexOf(segment) + 1}: ${error instanceof Error ? error.message : String(error)}`);
+      setNotice(`Could not generate segment ${segments.indexOf(segment) + 1}: ${errorMessage(error)}`);
     }
   };
 
@@ -217,9 +217,31 @@ export function Timeline({ projectId }: { projectId: string }) {
   const updateSegment = useUpdateSegment(projectId);
   const [orderBusy, setOrderBusy] = useState(false);
 
+  /** Save new `sequence_index` values, one PATCH per segment whose position changed. */
+  const saveOrder = async (changes: IndexChange[]) => {
+    for (const change of changes) await api.updateSegment(change.segmentId, { sequence_index: change.sequenceIndex });
+  };
+
+  /**
+   * Run a change to the segment list with the order controls disabled; on failure show
+   * `"<failure>: <message>"`; always reload the project afterwards (and the project list if `listChanged`).
+   */
+  const changeSegmentList = async (failure: string, work: () => Promise<void>, listChanged = false) => {
+    setOrderBusy(true);
+    try {
+      await work();
+    } catch (error) {
+      setNotice(`${failure}: ${errorMessage(error)}`);
+    } finally {
+      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+      if (listChanged) client.invalidateQueries({ queryKey: queryKeys.projects });
+      setOrderBusy(false);
+    }
+  };
+
   const applyOrder = async (changes: IndexChange[]) => {
     if (!changes.length) return;
-    setOrderBusy(true);
+    // Show the new order at once; the reload after saving confirms it.
     client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (current) => {
       if (!current) return current;
       const next = new Map(changes.map((change) => [change.segmentId, change.sequenceIndex]));
@@ -230,45 +252,19 @@ export function Timeline({ projectId }: { projectId: string }) {
         ),
       };
     });
-    try {
-      for (const change of changes) await api.updateSegment(change.segmentId, { sequence_index: change.sequenceIndex });
-    } catch (error) {
-      setNotice(`Could not save the new order: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
-      setOrderBusy(false);
-    }
+    await changeSegmentList("Could not save the new order", () => saveOrder(changes));
   };
 
-  const addSegmentAfter = async (position: number) => {
-    setOrderBusy(true);
-    try {
+  const addSegmentAfter = (position: number) =>
+    changeSegmentList("Could not add a segment", async () => {
       const created = await api.createSegment({ project: projectId, text_content: "" });
       const ordered = [...segments];
       ordered.splice(position + 1, 0, created);
-      for (const change of renumber(ordered)) {
-        await api.updateSegment(change.segmentId, { sequence_index: change.sequenceIndex });
-      }
-    } catch (error) {
-      setNotice(`Could not add a segment: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
-      setOrderBusy(false);
-    }
-  };
+      await saveOrder(renumber(ordered));
+    });
 
-  const removeSegment = async (segment: Segment) => {
-    setOrderBusy(true);
-    try {
-      await api.deleteSegment(segment.id);
-    } catch (error) {
-      setNotice(`Could not delete the segment: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      await client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
-      client.invalidateQueries({ queryKey: queryKeys.projects });
-      setOrderBusy(false);
-    }
-  };
+  const removeSegment = (segment: Segment) =>
+    changeSegmentList("Could not delete the segment", () => api.deleteSegment(segment.id), true);
 
   const toggleLock = (segment: Segment) =>
     updateSegment.mutate(

@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+#: Temp files are ``.<target name>.<random>.tmp`` beside the target (hidden, never ``*.wav``).
+TEMP_SUFFIX = ".tmp"
+
 # The process umask, read once (os.umask can only be read by setting it).
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -29,7 +32,7 @@ def atomic_write_path(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -41,3 +44,18 @@ def atomic_write_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temp_files(folder: str | Path) -> int:
+    """Delete temp files :func:`atomic_write_path` left in ``folder`` (a process killed mid-write); return how many.
+
+    Only call it when no write can be in progress there (at start-up).
+    """
+    removed = 0
+    for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        try:
+            tmp.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

@@ -30,6 +30,7 @@ from api.services.audio_generation import (
 )
 from api.tasks import ACTIVE_STATUSES, get_task_manager
 from api.tasks.journal import rebuild_state
+from core_engine.atomic_files import remove_stale_temp_files
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +38,7 @@ logger = logging.getLogger(__name__)
 def remove_interrupted_writes(media_root: str | Path | None = None) -> int:
     """Delete leftover temp files of atomic writes under ``<MEDIA_ROOT>/projects``; return how many."""
     root = Path(media_root or settings.MEDIA_ROOT) / "projects"
-    removed = 0
-    if root.is_dir():
-        for tmp in root.glob("*/audio/.*.tmp"):
-            try:
-                tmp.unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
+    removed = sum(remove_stale_temp_files(folder) for folder in root.glob("*/audio"))
     if removed:
         logger.info("Removed %d temp files of interrupted audio writes", removed)
     return removed

@@ -118,9 +118,10 @@ class SpeedProfiles:
         if chars <= 0 or seconds <= 0:
             return self.lookup(voice_id, speed)
         key = SpeedKey.of(voice_id, speed)
-        old_chars, old_seconds = self._cache.get(key) or self._load(key)
-        new = (old_chars * PROFILE_DECAY + chars, old_seconds * PROFILE_DECAY + seconds)
+        self.lookup(voice_id, speed)  # make sure the key is cached (reads the row once)
         with self._lock:
+            old_chars, old_seconds = self._cache[key]
+            new = (old_chars * PROFILE_DECAY + chars, old_seconds * PROFILE_DECAY + seconds)
             self._cache[key] = new
         try:
             from api.models import SynthesisSpeedProfile

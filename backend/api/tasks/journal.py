@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
-from api.tasks.state import ACTIVE_STATUSES, TERMINAL_STATUSES, TaskState, status_body
+from api.tasks.state import ACTIVE_STATUSES, TERMINAL_STATUSES, TaskState, iso, status_body
 
 if TYPE_CHECKING:  # pragma: no cover
     from api.tasks.manager import TaskManager
@@ -196,7 +196,7 @@ def read_logs(task_id: str) -> list[dict[str, Any]] | None:
     if not TaskRecord.objects.filter(pk=task_id).exists():
         return None
     return [
-        {"timestamp": entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "level": entry.level, "message": entry.message}
+        {"timestamp": iso(entry.timestamp.timestamp()), "level": entry.level, "message": entry.message}
         for entry in TaskLogEntry.objects.filter(task_id=task_id).order_by("id")
     ]
 

@@ -423,8 +423,7 @@ class TaskManager:
             scale = state.segment_chars_total / chars_total if chars_total else 0.0
             state.segment_chars_done = min(state.segment_chars_total, round(chars_done * scale))
             state.chunk_started_mono = time.monotonic()
-            index, total = state.segment_position()
-            label = _segment_label(state, index, total)
+            label = _segment_label(state, state.segment_index, state.segment_total)
             if chunks_done < chunks_total:
                 state.stage = STAGE_SYNTHESIZING
                 state.current_step = f"Synthesizing {label} (chunk {chunks_done + 1} of {chunks_total})"
@@ -437,30 +436,29 @@ class TaskManager:
         """Record a segment's outcome: a completed entry (``result["success"]``) or an error.
 
         Counts its characters as done, its audio seconds and its wall time, and
-        releases the task's claim on the segment. ``result`` is a generation
+        releases the task's claim on the segment, all in one change (readers and
+        the event stream never see half of it). ``result`` is a generation
         result with ``audio_url``/``duration`` or ``error``. ``record_error=False``
         leaves the error to the caller (a single-segment task raises it instead).
         """
-        if result.get("success"):
-            self.add_completed_segment(task_id, segment_id, result)
-        elif record_error:
-            self.add_error(task_id, segment_id, result.get("error") or "unknown error")
+        succeeded = bool(result.get("success"))
         with self._tasks_lock:
             state = self._tasks.get(task_id)
             if state is None:
                 return
-            now_mono = time.monotonic()
-            state.chars_finished += state.segment_chars_total
-            if result.get("success"):
+            if succeeded:
+                state.completed_segments.append(_completed_entry(segment_id, result))
                 state.audio_seconds += float(result.get("duration") or 0.0)
                 state.work_chars += state.segment_chars_total
                 if state.segment_started_mono is not None:
-                    state.work_seconds += now_mono - state.segment_started_mono
+                    state.work_seconds += time.monotonic() - state.segment_started_mono
+            elif record_error:
+                state.errors.append(_error_entry(segment_id, result.get("error") or "unknown error"))
+            state.chars_finished += state.segment_chars_total
             state.segment_chars_total = state.segment_chars_done = 0
             state.chunks_done = state.chunks_total = 0
             state.segment_started_mono = state.chunk_started_mono = None
-            if self._claims.get(f"segment:{segment_id}") == task_id:  # the batch no longer covers it
-                del self._claims[f"segment:{segment_id}"]
+            self._release_claim(f"segment:{segment_id}", task_id)  # the batch no longer covers it
             self._notify(state)
 
     def add_completed_segment(self, task_id: str, segment_id: Any, result: dict[str, Any]) -> None:
@@ -469,24 +467,18 @@ class TaskManager:
         ``result`` is a generation result; its ``audio_url`` (the ``/media/...``
         URL path) is used, falling back to ``audio_path``. Unknown ids are ignored.
         """
-        entry = {
-            "segment_id": str(segment_id),
-            "audio_url": result.get("audio_url") or result.get("audio_path") or "",
-            "duration": result.get("duration") or 0,
-        }
         with self._tasks_lock:
             state = self._tasks.get(task_id)
             if state is not None:
-                state.completed_segments.append(entry)
+                state.completed_segments.append(_completed_entry(segment_id, result))
                 self._notify(state)
 
     def add_error(self, task_id: str, segment_id: Any, error_message: str) -> None:
         """Append ``{"segment_id", "error"}`` to the task's errors. Unknown ids are ignored."""
-        entry = {"segment_id": None if segment_id is None else str(segment_id), "error": str(error_message)}
         with self._tasks_lock:
             state = self._tasks.get(task_id)
             if state is not None:
-                state.errors.append(entry)
+                state.errors.append(_error_entry(segment_id, error_message))
                 self._notify(state)
 
     def cancel_task(self, task_id: str) -> dict[str, Any] | None:
@@ -510,13 +502,17 @@ class TaskManager:
                 self._notify(state)
             return status_body(state)
 
+    def _release_claim(self, claim: str, task_id: str) -> None:
+        """Drop ``claim`` if ``task_id`` holds it (call under the lock)."""
+        if self._claims.get(claim) == task_id:
+            del self._claims[claim]
+
     def _release_claims(self, state: TaskState) -> None:
+        """Drop every claim the task holds: its own and its segments' (call under the lock)."""
         for claim in state.claims:
-            if self._claims.get(claim) == state.task_id:
-                del self._claims[claim]
+            self._release_claim(claim, state.task_id)
         for segment_id in state.segment_ids:
-            if self._claims.get(f"segment:{segment_id}") == state.task_id:
-                del self._claims[f"segment:{segment_id}"]
+            self._release_claim(f"segment:{segment_id}", state.task_id)
 
     def claim_holder(self, claim: str) -> str | None:
         """The id of the active task holding ``claim``, or None."""
@@ -597,6 +593,18 @@ class TaskManager:
         if not self._is_shut_down:
             logger.info("Shutting down: the running task stops after its current segment and resumes at the next start")
             self.shutdown(wait=False, interrupted=True)
+
+
+def _completed_entry(segment_id: Any, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "segment_id": str(segment_id),
+        "audio_url": result.get("audio_url") or result.get("audio_path") or "",
+        "duration": result.get("duration") or 0,
+    }
+
+
+def _error_entry(segment_id: Any, message: str) -> dict[str, Any]:
+    return {"segment_id": None if segment_id is None else str(segment_id), "error": str(message)}
 
 
 def _segment_label(state: TaskState, index: int, total: int) -> str:

@@ -111,10 +111,6 @@ class TaskState:
         except (ValueError, IndexError):
             return None
 
-    def segment_position(self) -> tuple[int, int]:
-        """``(index, total)`` of the segment in progress (1-based)."""
-        return self.segment_index, self.segment_total
-
     def touch(self) -> None:
         """Mark a change (the event stream sends a new event)."""
         self.version += 1
@@ -127,7 +123,7 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def current_speed(state: TaskState, now_mono: float) -> float | None:
+def current_speed(state: TaskState) -> float | None:
     """Expected chars/s: the learned prior blended with what this task has measured so far.
 
     The measurement counts finished segments plus, for the segment in flight,
@@ -160,7 +156,7 @@ def status_body(state: TaskState, now: float | None = None, now_mono: float | No
     now = time.time() if now is None else now
     now_mono = time.monotonic() if now_mono is None else now_mono
     terminal = state.status in TERMINAL_STATUSES
-    cps = current_speed(state, now_mono)
+    cps = current_speed(state)
 
     if state.status == TASK_COMPLETED:
         overall, eta = 100.0, 0.0

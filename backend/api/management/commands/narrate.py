@@ -77,20 +77,17 @@ class Command(BaseCommand):
             raise CommandError(body["message"])
 
         task_id = body["task_id"]
-        lengths = {
-            str(segment_id): len(text)
-            for segment_id, text in Segment.objects.filter(project=project).values_list("id", "text_content")
-        }
+        total_chars = sum(len(text) for text in Segment.objects.filter(project=project).values_list("text_content", flat=True))
         self.stdout.write(
             f"Narrating '{project.title}': {body['segments_to_process']} segments, "
-            f"{sum(lengths.values()):,} characters (project {project.id}, task {task_id})"
+            f"{total_chars:,} characters (project {project.id}, task {task_id})"
         )
         started = time.monotonic()
-        final = self._follow(task_id, lengths)
+        final = self._follow(task_id, total_chars)
         wall = time.monotonic() - started
         self._report(project, final, wall)
 
-    def _follow(self, task_id: str, lengths: dict[str, int]) -> dict:
+    def _follow(self, task_id: str, total_chars: int) -> dict:
         """Poll the task, drive the progress bar, and turn Ctrl-C into a clean cancel.
 
         The bar counts characters (``overall_progress`` × total characters, so
@@ -99,7 +96,6 @@ class Command(BaseCommand):
         """
         manager = get_task_manager()
         cancelling = False
-        total_chars = sum(lengths.values())
         bar = tqdm(
             total=total_chars,
             unit="char",

@@ -19,6 +19,19 @@ MIN_TTS_SPEED, MAX_TTS_SPEED = MIN_SPEED, MAX_SPEED
 #: voices (voices_ja.npz) and the official voices-v1.0.bin.
 DEFAULT_VOICE_ID = "jf_alpha"
 
+#: Default pacing of a project, seconds. 0.6 s between paragraphs and 2 s before a
+#: chapter are what narrated audiobooks commonly use (a paragraph pause about
+#: twice a sentence pause, a chapter break clearly longer); the lead-in and tail
+#: sit inside ACX's room-tone windows (0.5–1 s at the head, 1–5 s at the tail).
+DEFAULT_PARAGRAPH_PAUSE = 0.6
+DEFAULT_CHAPTER_PAUSE = 2.0
+DEFAULT_LEAD_IN = 0.75
+DEFAULT_TAIL = 2.0
+#: Longest pause a project may set, seconds.
+MAX_PAUSE_SECONDS = 10.0
+#: Longest chapter title, characters.
+MAX_CHAPTER_TITLE_LENGTH = 255
+
 
 class ProjectQuerySet(models.QuerySet):
     """Queries over projects."""
@@ -38,6 +51,22 @@ class Project(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=255)
+    author = models.CharField(max_length=255, blank=True, default="")
+    #: Pacing, seconds of silence: between paragraphs, before a new chapter
+    #: (instead of the paragraph pause), at the very start and the very end of
+    #: the book. Used by export and the editor's "Play all".
+    paragraph_pause = models.FloatField(
+        default=DEFAULT_PARAGRAPH_PAUSE, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_PAUSE_SECONDS)]
+    )
+    chapter_pause = models.FloatField(
+        default=DEFAULT_CHAPTER_PAUSE, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_PAUSE_SECONDS)]
+    )
+    lead_in = models.FloatField(
+        default=DEFAULT_LEAD_IN, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_PAUSE_SECONDS)]
+    )
+    tail = models.FloatField(
+        default=DEFAULT_TAIL, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_PAUSE_SECONDS)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +92,11 @@ class Segment(models.Model):
     is_locked = models.BooleanField(default=False)
     audio_file = models.CharField(max_length=500, null=True, blank=True, default=None)
     audio_duration = models.FloatField(null=True, blank=True, default=None)
+    #: Sentence timings of the audio: ``[{"start": s, "end": s, "text": str}]``,
+    #: seconds from the start of this segment's WAV; written with ``audio_file``.
+    audio_cues = models.JSONField(null=True, blank=True, default=None)
+    #: A segment with a chapter title starts a chapter of that title (it is narrated too).
+    chapter_title = models.CharField(max_length=MAX_CHAPTER_TITLE_LENGTH, null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["sequence_index", "id"]
@@ -204,3 +238,45 @@ class SynthesisSpeedProfile(models.Model):
     def chars_per_second(self) -> float | None:
         """Characters per wall second, or None before any sample."""
         return self.chars / self.seconds if self.seconds > 0 else None
+
+
+# ------------------------------------------------------------------- exports
+
+
+class Export(models.Model):
+    """One finished audiobook file of a project (``media/projects/{id}/exports/``).
+
+    A row exists only for an export whose files were all written (they are
+    renamed into place before the row is created), so a cancelled or failed
+    export leaves neither. Paths are relative to ``MEDIA_ROOT``.
+
+    - ``format``: ``m4b`` | ``mp3`` | ``wav`` | ``acx`` (a zip of one MP3 per chapter).
+    - ``duration``: seconds of audio; ``size_bytes``: size of the main file.
+    - ``chapters``: ``[{"title": str, "start": s, "end": s}]`` in the book's time.
+    - ``report``: the ACX check of each written file (``acx`` only), else null.
+    """
+
+    FORMAT_CHOICES = [("m4b", "M4B (AAC, chapters)"), ("mp3", "MP3"), ("wav", "WAV"), ("acx", "ACX (zip of MP3s)")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    format = models.CharField(max_length=8, choices=FORMAT_CHOICES)
+    file_path = models.CharField(max_length=500)
+    srt_path = models.CharField(max_length=500, blank=True, default="")
+    vtt_path = models.CharField(max_length=500, blank=True, default="")
+    size_bytes = models.BigIntegerField(default=0)
+    duration = models.FloatField(default=0.0)
+    chapters = models.JSONField(default=list)
+    report = models.JSONField(null=True, blank=True, default=None)
+    task_id = models.CharField(max_length=120, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.project} ({self.format}, {self.duration:.0f} s)"
+
+    def file_paths(self) -> list[str]:
+        """Every file of the export, relative to ``MEDIA_ROOT`` (main file first)."""
+        return [p for p in (self.file_path, self.srt_path, self.vtt_path) if p]

@@ -2,7 +2,7 @@
 from django import forms
 from django.contrib import admin
 
-from api.models import GlobalSettings, Project, Segment
+from api.models import Export, GlobalSettings, Project, Segment
 from core_engine.model_loader import KokoroModelLoader
 
 
@@ -10,7 +10,7 @@ class SegmentInline(admin.TabularInline):
     """The project's segments in reading order."""
 
     model = Segment
-    fields = ["sequence_index", "text_content", "is_locked", "audio_file", "audio_duration"]
+    fields = ["sequence_index", "chapter_title", "text_content", "is_locked", "audio_file", "audio_duration"]
     readonly_fields = ["audio_file", "audio_duration"]
     ordering = ["sequence_index"]
     extra = 0
@@ -20,8 +20,9 @@ class SegmentInline(admin.TabularInline):
 class ProjectAdmin(admin.ModelAdmin):
     """Projects, newest first, with their segments inline."""
 
-    list_display = ["title", "segment_total", "created_at", "updated_at"]
-    search_fields = ["title"]
+    list_display = ["title", "author", "segment_total", "created_at", "updated_at"]
+    search_fields = ["title", "author"]
+    fields = ["title", "author", "paragraph_pause", "chapter_pause", "lead_in", "tail"]
     inlines = [SegmentInline]
 
     @admin.display(description="segments")
@@ -33,12 +34,12 @@ class ProjectAdmin(admin.ModelAdmin):
 class SegmentAdmin(admin.ModelAdmin):
     """All segments: project, sequence, locked, has-audio and duration; searchable by text."""
 
-    list_display = ["short_text", "project", "sequence_index", "is_locked", "has_audio", "audio_duration"]
+    list_display = ["short_text", "project", "sequence_index", "chapter_title", "is_locked", "has_audio", "audio_duration"]
     list_filter = ["is_locked", "project"]
-    search_fields = ["text_content"]
+    search_fields = ["text_content", "chapter_title"]
     list_select_related = ["project"]
     ordering = ["project", "sequence_index"]
-    readonly_fields = ["audio_file", "audio_duration"]
+    readonly_fields = ["audio_file", "audio_duration", "audio_cues"]
 
     @admin.display(description="text")
     def short_text(self, segment: Segment) -> str:
@@ -47,6 +48,18 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="has audio")
     def has_audio(self, segment: Segment) -> bool:
         return segment.has_audio
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    """Finished exports (read-only: they are made by export tasks; deleting one removes its files)."""
+
+    list_display = ["project", "format", "duration", "size_bytes", "created_at"]
+    list_filter = ["format"]
+    readonly_fields = [f.name for f in Export._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(GlobalSettings)

@@ -8,6 +8,8 @@ from django.db.models import Max
 from rest_framework import serializers
 
 from api.models import (
+    MAX_CHAPTER_TITLE_LENGTH,
+    MAX_PAUSE_SECONDS,
     MAX_SEGMENT_TEXT_LENGTH,
     MAX_TTS_SPEED,
     MIN_TTS_SPEED,
@@ -74,11 +76,33 @@ class SegmentSerializer(serializers.ModelSerializer):
     )
     is_locked = StrictBooleanField(required=False)
     sequence_index = StrictIntegerField(required=False, min_value=0)
+    chapter_title = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=MAX_CHAPTER_TITLE_LENGTH,
+        help_text="Set to start a chapter with this title at this segment; null or \"\" to unmark.",
+    )
+    cues = serializers.SerializerMethodField(help_text='Sentence timings in this segment\'s audio: [{"start", "end", "text"}], seconds.')
 
     class Meta:
         model = Segment
-        fields = ["id", "project", "sequence_index", "text_content", "is_locked", "audio_file", "audio_duration"]
-        read_only_fields = ["id", "audio_file", "audio_duration"]
+        fields = [
+            "id", "project", "sequence_index", "text_content", "is_locked", "audio_file", "audio_duration",
+            "chapter_title", "cues",
+        ]
+        read_only_fields = ["id", "audio_file", "audio_duration", "cues"]
+
+    def get_cues(self, segment) -> list[dict]:
+        """The sentence cues of the current audio; [] when there is no audio (or it predates cues)."""
+        return list(segment.audio_cues or []) if segment.audio_file else []
+
+    def validate_chapter_title(self, value):
+        """A blank title unmarks the chapter start (stored as null); surrounding spaces are dropped."""
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
 
     def validate_project(self, project):
         if self.instance is not None and project != self.instance.project:
@@ -96,12 +120,20 @@ class ProjectSerializer(serializers.ModelSerializer):
     """A project in lists: no segments, but their count and the audio seconds generated so far."""
 
     title = StrictCharField(max_length=255)
+    author = StrictCharField(max_length=255, required=False, allow_blank=True)
+    paragraph_pause = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
+    chapter_pause = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
+    lead_in = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
+    tail = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
     segment_count = serializers.IntegerField(read_only=True)
     total_audio_duration = serializers.FloatField(read_only=True)
 
     class Meta:
         model = Project
-        fields = ["id", "title", "created_at", "updated_at", "segment_count", "total_audio_duration"]
+        fields = [
+            "id", "title", "author", "created_at", "updated_at", "segment_count", "total_audio_duration",
+            "paragraph_pause", "chapter_pause", "lead_in", "tail",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def to_representation(self, instance):
@@ -111,15 +143,34 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class ProjectDetailSerializer(ProjectSerializer):
-    """A project with its segments ordered by ``sequence_index``."""
+    """A project with its segments ordered by ``sequence_index`` and its chapters.
+
+    ``chapters``: ``[{"title", "segment_id", "sequence_index"}]``, one per segment
+    with a chapter title, in reading order.
+    """
 
     segments = serializers.SerializerMethodField()
+    chapters = serializers.SerializerMethodField()
 
     class Meta(ProjectSerializer.Meta):
-        fields = [*ProjectSerializer.Meta.fields, "segments"]
+        fields = [*ProjectSerializer.Meta.fields, "segments", "chapters"]
+
+    def _ordered_segments(self, project) -> list[Segment]:
+        cache = getattr(self, "_segments_cache", None)
+        if cache is None or cache[0] != project.pk:
+            cache = (project.pk, list(project.segments.order_by("sequence_index", "id")))
+            self._segments_cache = cache
+        return cache[1]
 
     def get_segments(self, project):
-        return SegmentSerializer(project.segments.order_by("sequence_index", "id"), many=True).data
+        return SegmentSerializer(self._ordered_segments(project), many=True).data
+
+    def get_chapters(self, project) -> list[dict]:
+        return [
+            {"title": segment.chapter_title, "segment_id": str(segment.id), "sequence_index": segment.sequence_index}
+            for segment in self._ordered_segments(project)
+            if segment.chapter_title
+        ]
 
 
 class StoryImportSerializer(serializers.Serializer):

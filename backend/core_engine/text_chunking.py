@@ -23,6 +23,10 @@ Strategy:
 4. Consecutive pieces of a paragraph are packed together while the packed text
    stays within the target.
 
+Each chunk also lists its ``pieces``: the sentences, or pieces of one long sentence,
+it was packed from, each with the index of its sentence in the whole text, so the
+engine can tell which sound belongs to which sentence (sentence cues).
+
 Each chunk records the pause that should follow it: ``SENTENCE_PAUSE`` after a
 sentence end, ``CLAUSE_PAUSE`` after a clause split, ``WORD_PAUSE`` after a
 word-level split, ``PARAGRAPH_PAUSE`` after a paragraph, and 0 after the last chunk.
@@ -83,6 +87,23 @@ _MARKUP = re.compile(r"[*_#~`|\\^<>\[\]{}]+")
 
 
 @dataclass(frozen=True)
+class SentencePiece:
+    """A whole sentence, or one piece of a sentence split for length, inside a chunk.
+
+    Attributes:
+        text: the piece's text (normalized, stripped, never empty).
+        sentence_index: 0-based index of its sentence among all sentences of the text
+            given to ``chunk_text`` (counted over all paragraphs, in reading order).
+        sentence: the whole sentence's normalized text (line breaks kept), the same for
+            every piece of one sentence.
+    """
+
+    text: str
+    sentence_index: int
+    sentence: str
+
+
+@dataclass(frozen=True)
 class TextChunk:
     """One unit of synthesis.
 
@@ -91,12 +112,16 @@ class TextChunk:
         pause_after: seconds of silence to insert after this chunk's audio.
         tokens: token count of ``text`` as given by the ``count_tokens`` used (≤ target ≤ 510).
         boundary: what ends the chunk: "paragraph", "sentence", "clause", "word" or "end".
+        pieces: the sentences / sentence pieces packed into this chunk, in order;
+            ``text == " ".join(p.text for p in pieces)``. Pieces of one sentence may span
+            consecutive chunks. Empty only for a ``TextChunk`` built by hand.
     """
 
     text: str
     pause_after: float
     tokens: int
     boundary: str
+    pieces: tuple[SentencePiece, ...] = ()
 
 
 def normalize_text(text: str) -> str:
@@ -238,6 +263,17 @@ def _units(sentence: str, count_tokens: Callable[[str], int], limit: int) -> lis
     return units
 
 
+def _chunk(pieces: list[SentencePiece], boundary: str, count_tokens: Callable[[str], int]) -> TextChunk:
+    text = " ".join(piece.text for piece in pieces)
+    return TextChunk(
+        text=text,
+        pause_after=_PAUSES[boundary],
+        tokens=count_tokens(text),
+        boundary=boundary,
+        pieces=tuple(pieces),
+    )
+
+
 def chunk_text(
     text: str,
     count_tokens: Callable[[str], int],
@@ -258,34 +294,35 @@ def chunk_text(
     limit = max(1, min(int(target_tokens), MAX_TOKENS))
     normalized = normalize_text(text)
     chunks: list[TextChunk] = []
+    sentence_index = 0
     for paragraph in split_paragraphs(normalized):
-        units: list[tuple[str, str]] = []
+        units: list[tuple[SentencePiece, str]] = []
         for sentence in split_sentences(paragraph):
-            units.extend(_units(sentence, count_tokens, limit))
+            units.extend(
+                (SentencePiece(unit_text, sentence_index, sentence), boundary)
+                for unit_text, boundary in _units(sentence, count_tokens, limit)
+            )
+            sentence_index += 1
         # Pack consecutive units within the paragraph.
-        current_text, current_boundary = units[0]
-        packed: list[tuple[str, str]] = []
-        for unit_text, boundary in units[1:]:
-            candidate = f"{current_text} {unit_text}"
+        first, current_boundary = units[0]
+        current = [first]
+        current_text = first.text
+        packed: list[tuple[list[SentencePiece], str]] = []
+        for piece, boundary in units[1:]:
+            candidate = f"{current_text} {piece.text}"
             if count_tokens(candidate) <= limit:
+                current.append(piece)
                 current_text, current_boundary = candidate, boundary
             else:
-                packed.append((current_text, current_boundary))
-                current_text, current_boundary = unit_text, boundary
-        packed.append((current_text, current_boundary))
-        packed[-1] = (packed[-1][0], "paragraph")
-        for chunk_text_, boundary in packed:
-            chunks.append(
-                TextChunk(
-                    text=chunk_text_,
-                    pause_after=_PAUSES[boundary],
-                    tokens=count_tokens(chunk_text_),
-                    boundary=boundary,
-                )
-            )
+                packed.append((current, current_boundary))
+                current, current_text, current_boundary = [piece], piece.text, boundary
+        packed.append((current, "paragraph"))
+        chunks.extend(_chunk(pieces, boundary, count_tokens) for pieces, boundary in packed)
     if chunks:
         last = chunks[-1]
-        chunks[-1] = TextChunk(text=last.text, pause_after=0.0, tokens=last.tokens, boundary="end")
+        chunks[-1] = TextChunk(
+            text=last.text, pause_after=0.0, tokens=last.tokens, boundary="end", pieces=last.pieces
+        )
     return chunks
 
 

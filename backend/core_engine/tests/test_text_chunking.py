@@ -9,6 +9,7 @@ from core_engine.text_chunking import (
     PARAGRAPH_PAUSE,
     SENTENCE_PAUSE,
     WORD_PAUSE,
+    SentencePiece,
     chunk_text,
     normalize_text,
     split_clauses,
@@ -156,3 +157,47 @@ def test_token_counter_is_what_limits_chunks():
     assert all(c.tokens <= 200 for c in heavy)
     assert len(heavy) >= 2.5 * len(plain)
     assert_nothing_lost(text, heavy)
+
+
+def sentences_from_pieces(chunks) -> list[str]:
+    """Each sentence once, in order, as recorded by the chunks' pieces."""
+    seen: dict[int, str] = {}
+    for chunk in chunks:
+        for piece in chunk.pieces:
+            seen.setdefault(piece.sentence_index, piece.sentence)
+    assert sorted(seen) == list(range(len(seen)))
+    return [seen[i] for i in range(len(seen))]
+
+
+@pytest.mark.parametrize("target", [30, 60, 120, 250])
+def test_pieces_rebuild_each_chunk_and_number_the_sentences(target):
+    chunks = chunk_text(STORY, len, target)
+    for chunk in chunks:
+        assert chunk.pieces and chunk.text == " ".join(p.text for p in chunk.pieces)
+    pieces = [p for c in chunks for p in c.pieces]
+    # sentence indices never go back, and pieces of one sentence are contiguous
+    indices = [p.sentence_index for p in pieces]
+    assert indices == sorted(indices)
+    expected = [s for para in normalize_text(STORY).split("\n\n") for s in split_sentences(para)]
+    assert sentences_from_pieces(chunks) == expected
+    # the pieces of each sentence, in order, spell the sentence (whitespace aside)
+    for index, sentence in enumerate(expected):
+        own = [p.text for p in pieces if p.sentence_index == index]
+        assert no_space("".join(own)) == no_space(sentence)
+
+
+def test_a_long_sentence_spans_chunks_as_pieces_of_one_sentence():
+    text = "Short one. One two three four five, six seven eight nine ten; eleven twelve thirteen. Last."
+    chunks = chunk_text(text, len, 36)
+    assert [[(p.text, p.sentence_index) for p in c.pieces] for c in chunks] == [
+        [("Short one.", 0), ("One two three four five,", 1)],
+        [("six seven eight nine ten;", 1)],
+        [("eleven twelve thirteen.", 1), ("Last.", 2)],
+    ]
+    long_sentence = "One two three four five, six seven eight nine ten; eleven twelve thirteen."
+    assert chunks[1].pieces == (SentencePiece("six seven eight nine ten;", 1, long_sentence),)
+
+
+def test_sentence_indices_run_across_paragraphs():
+    chunks = chunk_text("One. Two.\n\nThree.", len, 250)
+    assert [[p.sentence_index for p in c.pieces] for c in chunks] == [[0, 1], [2]]

@@ -3,8 +3,8 @@
  * One TanStack Query hook per API endpoint (see `lib/api.ts` for the shapes).
  *
  * Queries: useProjects, useProject, useProjectTasks, useTaskStatus /
- * useTaskStatuses, useTaskLogs, useSettings, useVoices. Mutations: one per
- * write endpoint. Task status queries poll every {@link TASK_POLL_INTERVAL_MS}
+ * useTaskStatuses, useTaskLogs, useSettings, useVoices, useExports,
+ * useExport. Mutations: one per write endpoint. Task status queries poll every {@link TASK_POLL_INTERVAL_MS}
  * and stop by themselves: `refetchInterval` returns false once the task is
  * COMPLETED, FAILED or CANCELLED, or once the status request failed (e.g. a
  * 404 for a task the server no longer knows).
@@ -21,8 +21,12 @@ import {
 import * as api from "@/lib/api";
 import {
   isTerminalStatus,
+  type AudiobookExport,
+  type ExportFormat,
+  type FileImport,
   type GlobalSettings,
   type ProjectDetail,
+  type ProjectUpdate,
   type SegmentCreate,
   type SegmentUpdate,
   type StoryImport,
@@ -107,6 +111,25 @@ export function useTaskLogs(taskId: string | null, live: boolean) {
   });
 }
 
+/** `GET /api/projects/{id}/exports/`: the project's exports, newest first. */
+export function useExports(projectId: string) {
+  return useQuery({
+    queryKey: queryKeys.exports(projectId),
+    queryFn: () => api.listExports(projectId),
+    retry: (failureCount, error) => !(error instanceof api.ApiError && error.status === 404) && failureCount < 1,
+  });
+}
+
+/** `GET /api/projects/{id}/exports/{export_id}/`: one export. Disabled for a null id. */
+export function useExport(projectId: string, exportId: string | null) {
+  return useQuery({
+    queryKey: queryKeys.export(projectId, exportId ?? ""),
+    queryFn: () => api.getExport(projectId, exportId ?? ""),
+    enabled: !!exportId,
+    retry: false,
+  });
+}
+
 /** `GET /api/settings/`. */
 export function useSettings() {
   return useQuery({ queryKey: queryKeys.settings, queryFn: api.getSettings });
@@ -128,14 +151,19 @@ export function useCreateProject() {
   });
 }
 
-/** `PATCH /api/projects/{id}/` (rename). */
+/**
+ * `PATCH /api/projects/{id}/`: title, author and pacing. The saved fields go
+ * into the project's cache at once (its segments and chapters are kept).
+ */
 export function useUpdateProject(projectId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (title: string) => api.updateProject(projectId, { title }),
-    onSuccess: () => {
+    mutationFn: (changes: ProjectUpdate) => api.updateProject(projectId, changes),
+    onSuccess: (saved) => {
+      client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (project) =>
+        project ? { ...project, ...saved, segments: project.segments, chapters: project.chapters } : project,
+      );
       client.invalidateQueries({ queryKey: queryKeys.projects });
-      client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
     },
   });
 }
@@ -161,6 +189,18 @@ export function useImportStory() {
   });
 }
 
+/** `POST /api/projects/import/` with a file (multipart: .txt, .md or .epub). */
+export function useImportStoryFile() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (upload: FileImport) => api.importStoryFile(upload),
+    onSuccess: (project) => {
+      client.setQueryData<ProjectDetail>(queryKeys.project(project.id), project);
+      client.invalidateQueries({ queryKey: queryKeys.projects });
+    },
+  });
+}
+
 /** `POST /api/segments/`. */
 export function useCreateSegment(projectId: string) {
   const client = useQueryClient();
@@ -170,18 +210,22 @@ export function useCreateSegment(projectId: string) {
   });
 }
 
-/** `PATCH /api/segments/{id}/`; the project cache gets the saved segment at once. */
+/**
+ * `PATCH /api/segments/{id}/`; the project cache gets the saved segment at
+ * once. A change of `chapter_title` also re-reads the project (its `chapters`).
+ */
 export function useUpdateSegment(projectId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ segmentId, changes }: { segmentId: string; changes: SegmentUpdate }) =>
       api.updateSegment(segmentId, changes),
-    onSuccess: (saved) => {
+    onSuccess: (saved, { changes }) => {
       client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (project) =>
         project
           ? { ...project, segments: project.segments.map((segment) => (segment.id === saved.id ? saved : segment)) }
           : project,
       );
+      if ("chapter_title" in changes) client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
     },
   });
 }
@@ -204,6 +248,29 @@ export function useGenerateSegmentAudio() {
 export function useGenerateAllAudio(projectId: string) {
   return useMutation({
     mutationFn: (options: { skipLocked: boolean; forceRegenerate: boolean }) => api.generateAllAudio(projectId, options),
+  });
+}
+
+/** `POST /api/projects/{id}/export/` `{format, generate_missing}`. */
+export function useExportProject(projectId: string) {
+  return useMutation({
+    mutationFn: ({ format, generateMissing }: { format: ExportFormat; generateMissing: boolean }) =>
+      api.exportProject(projectId, format, { generateMissing }),
+  });
+}
+
+/** `DELETE /api/projects/{id}/exports/{export_id}/`; the export leaves the list at once. */
+export function useDeleteExport(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (exportId: string) => api.deleteExport(projectId, exportId),
+    onSuccess: (_, exportId) => {
+      client.setQueryData<AudiobookExport[]>(queryKeys.exports(projectId), (exports) =>
+        exports?.filter((entry) => entry.id !== exportId),
+      );
+      client.removeQueries({ queryKey: queryKeys.export(projectId, exportId) });
+      client.invalidateQueries({ queryKey: queryKeys.exports(projectId) });
+    },
   });
 }
 

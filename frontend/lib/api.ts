@@ -5,22 +5,29 @@
  * them to Django (see `proxy.ts`), so there is no CORS and no backend URL in
  * the browser. The audio functions follow spec task 03.02.09
  * (`audio-generation-api.md`) exactly; the rest cover projects, segments,
- * import, settings, voices and the progress issue's task endpoints.
+ * import (JSON text or a multipart file), settings, voices, the progress
+ * issue's task endpoints and the audiobook exports (issue 8).
  *
  * Every function resolves with the parsed JSON body and rejects with an
  * {@link ApiError} (HTTP status + body) on a non-2xx answer, or with the
  * fetch `TypeError` when the server cannot be reached.
  */
 import type {
+  AudiobookExport,
   BulkTaskResponse,
+  ExportFormat,
+  ExportTaskResponse,
+  FileImport,
   GlobalSettings,
   NoSegmentsToProcessResponse,
   Project,
   ProjectDetail,
   ProjectTasksResponse,
+  ProjectUpdate,
   Segment,
   SegmentCreate,
   SegmentUpdate,
+  SegmentWithoutAudio,
   StoryImport,
   TaskLogsResponse,
   TaskResponse,
@@ -70,7 +77,10 @@ export interface ApiResponse<T> {
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
   const init: RequestInit = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    // multipart/form-data: the browser sets the Content-Type with its boundary.
+    init.body = body;
+  } else if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { ...init.headers, "Content-Type": "application/json" };
   }
@@ -92,7 +102,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 /**
  * Minimal axios-like client used by the spec's functions: `api.post(path, body)`
- * resolves with `{ data, status }`. Paths start after `/api`.
+ * resolves with `{ data, status }`. Paths start after `/api`. A `FormData`
+ * body is sent as multipart/form-data, anything else as JSON.
  */
 export const api = {
   get: <T>(path: string) => request<T>("GET", path),
@@ -248,8 +259,12 @@ export async function createProject(title: string): Promise<Project> {
   return (await api.post<Project>("/projects/", { title })).data;
 }
 
-/** `PATCH /api/projects/{id}/` `{title}`: rename a project. */
-export async function updateProject(projectId: string, changes: { title: string }): Promise<Project> {
+/**
+ * `PATCH /api/projects/{id}/` with any of `title`, `author`, `paragraph_pause`,
+ * `chapter_pause`, `lead_in`, `tail` (pauses in seconds, 0–10; 400 with field
+ * errors otherwise).
+ */
+export async function updateProject(projectId: string, changes: ProjectUpdate): Promise<Project> {
   return (await api.patch<Project>(`/projects/${projectId}/`, changes)).data;
 }
 
@@ -261,6 +276,21 @@ export async function deleteProject(projectId: string): Promise<void> {
 /** `POST /api/projects/import/` `{title, text}` → 201: a project with one segment per paragraph. */
 export async function importStory(story: StoryImport): Promise<ProjectDetail> {
   return (await api.post<ProjectDetail>("/projects/import/", story)).data;
+}
+
+/**
+ * `POST /api/projects/import/` as multipart/form-data: `file` (.txt, .md or
+ * .epub, at most 50 MB) and `title` when given (blank titles are not sent, so
+ * the backend uses the book's own). → 201 with the project detail. A bad file
+ * is a 400 `{"error": "what is wrong"}` (the {@link ApiError}'s message) and
+ * creates nothing.
+ */
+export async function importStoryFile(upload: FileImport): Promise<ProjectDetail> {
+  const form = new FormData();
+  form.append("file", upload.file, upload.file.name);
+  const title = upload.title?.trim();
+  if (title) form.append("title", title);
+  return (await api.post<ProjectDetail>("/projects/import/", form)).data;
 }
 
 // ------------------------------------------------------------------ segments
@@ -303,4 +333,53 @@ export async function updateSettings(changes: Partial<GlobalSettings>): Promise<
 /** `GET /api/voices/`: the installed model's voice ids and whether the model is available. */
 export async function getVoices(): Promise<VoicesResponse> {
   return (await api.get<VoicesResponse>("/voices/")).data;
+}
+
+// ------------------------------------------------------------------ exports (issue 8)
+
+/**
+ * Start exporting the whole book: `POST /api/projects/{id}/export/`
+ * `{format, generate_missing}` → 202 {@link ExportTaskResponse}. Rejects with
+ * an {@link ApiError}: 409 when segments have no audio and `generateMissing`
+ * is false (see {@link segmentsWithoutAudioFromConflict}), 409 while the project
+ * already has an export running (its id: {@link activeTaskIdFromConflict}),
+ * 400 for a bad format or a project with no segments.
+ */
+export async function exportProject(
+  projectId: string,
+  format: ExportFormat,
+  options?: { generateMissing?: boolean },
+): Promise<ExportTaskResponse> {
+  const response = await api.post<ExportTaskResponse>(`/projects/${projectId}/export/`, {
+    format,
+    generate_missing: options?.generateMissing ?? false,
+  });
+  return response.data;
+}
+
+/**
+ * The segments without audio listed by an export's 409, or null for any other
+ * error (including the 409 of an export that is already running).
+ */
+export function segmentsWithoutAudioFromConflict(error: unknown): SegmentWithoutAudio[] | null {
+  if (error instanceof ApiError && error.status === 409 && error.body && typeof error.body === "object") {
+    const missing = (error.body as Record<string, unknown>).segments_without_audio;
+    return Array.isArray(missing) ? (missing as SegmentWithoutAudio[]) : null;
+  }
+  return null;
+}
+
+/** `GET /api/projects/{id}/exports/`: the project's exports, newest first. */
+export async function listExports(projectId: string): Promise<AudiobookExport[]> {
+  return (await api.get<AudiobookExport[]>(`/projects/${projectId}/exports/`)).data;
+}
+
+/** `GET /api/projects/{id}/exports/{export_id}/`: one export; 404 when it is unknown. */
+export async function getExport(projectId: string, exportId: string): Promise<AudiobookExport> {
+  return (await api.get<AudiobookExport>(`/projects/${projectId}/exports/${exportId}/`)).data;
+}
+
+/** `DELETE /api/projects/{id}/exports/{export_id}/` → 204: the export and its files. */
+export async function deleteExport(projectId: string, exportId: string): Promise<void> {
+  await api.delete(`/projects/${projectId}/exports/${exportId}/`);
 }

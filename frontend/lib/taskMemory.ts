@@ -4,10 +4,10 @@
  * backend without `GET /api/projects/{id}/tasks/`.
  */
 
-/** A task the editor follows: its id, whether it is a batch, and the segment ids it was expected to process. */
+/** A task the editor follows: its id, its kind, and the segment ids it was expected to process. */
 export interface TrackedTask {
   taskId: string;
-  kind: "batch" | "segment";
+  kind: "batch" | "segment" | "export";
   /** Segment ids the task should process, in order (from the editor's own selection). */
   expected: string[];
 }
@@ -29,7 +29,7 @@ export function loadTrackedTasks(projectId: string): TrackedTask[] {
   try {
     const parsed = JSON.parse(raw);
     return Array.isArray(parsed)
-      ? parsed.filter((task): task is TrackedTask => typeof task?.taskId === "string" && (task.kind === "batch" || task.kind === "segment"))
+      ? parsed.filter((task): task is TrackedTask => typeof task?.taskId === "string" && ["batch", "segment", "export"].includes(task.kind))
           .map((task) => ({ ...task, expected: Array.isArray(task.expected) ? task.expected : [] }))
       : [];
   } catch {

@@ -72,11 +72,29 @@ export interface TaskError {
   error: string;
 }
 
-/** Where a task is in its work (progress issue). */
-export type TaskStage = "queued" | "preparing" | "synthesizing" | "writing" | "finished";
+/**
+ * Where a task is in its work (progress issue). Export tasks (issue 8) add
+ * "assembling", "encoding", "captions" and "packaging".
+ */
+export type TaskStage =
+  | "queued"
+  | "preparing"
+  | "synthesizing"
+  | "writing"
+  | "assembling"
+  | "encoding"
+  | "captions"
+  | "packaging"
+  | "finished";
 
-/** Whether a task generates one segment or a batch (progress issue). */
-export type TaskKind = "segment" | "batch";
+/** Whether a task generates one segment, a batch, or exports a whole book (issue 8). */
+export type TaskKind = "segment" | "batch" | "export";
+
+/** What a finished task produced: for a COMPLETED export, the new export's id and its file's URL path. */
+export interface TaskResult {
+  export_id: string;
+  url: string;
+}
 
 /**
  * Body of `GET /api/tasks/{task_id}/status/` (spec §3.2.3), plus the progress
@@ -113,6 +131,8 @@ export interface TaskStatusResponse {
   created_at?: string | null;
   started_at?: string | null;
   completed_at?: string | null;
+  /** Set when an export task completes (issue 8); null otherwise. */
+  result?: TaskResult | null;
 }
 
 /** Body of `GET /api/projects/{id}/tasks/`: the project's active and recent tasks, newest first. */
@@ -136,19 +156,57 @@ export interface TaskLogsResponse {
 
 // ---------------------------------------------------------------- projects and segments
 
-/** A project in the list: no segments. `total_audio_duration` is in seconds. */
-export interface Project {
+/**
+ * A project's pacing (issue 8), all in seconds, each 0–10: the silence
+ * between two paragraphs, before a new chapter, before the first segment
+ * (lead-in) and after the last one (tail). Used by export and by Play all.
+ */
+export interface Pacing {
+  paragraph_pause: number;
+  chapter_pause: number;
+  lead_in: number;
+  tail: number;
+}
+
+/** The backend's default pacing, in seconds (the model's field defaults). */
+export const DEFAULT_PACING: Readonly<Pacing> = { paragraph_pause: 0.6, chapter_pause: 2.0, lead_in: 0.75, tail: 2.0 };
+
+/** Allowed range of each pause, in seconds. */
+export const MIN_PAUSE_SECONDS = 0;
+export const MAX_PAUSE_SECONDS = 10;
+
+/** A project in the list: no segments. `total_audio_duration` is in seconds; `author` is "" when unknown. */
+export interface Project extends Pacing {
   id: string;
   title: string;
+  author: string;
   created_at: string;
   updated_at: string;
   segment_count: number;
   total_audio_duration: number;
 }
 
-/** A project with its segments ordered by `sequence_index`. */
+/** One chapter of a project: the segment that starts it (the segment's `chapter_title`). */
+export interface ProjectChapter {
+  title: string;
+  segment_id: string;
+  sequence_index: number;
+}
+
+/** A project with its segments ordered by `sequence_index`, and its chapters in reading order. */
 export interface ProjectDetail extends Project {
   segments: Segment[];
+  chapters: ProjectChapter[];
+}
+
+/** Body of `PATCH /api/projects/{id}/`: any of these (pauses in seconds, 0–10). */
+export type ProjectUpdate = Partial<Pick<Project, "title" | "author"> & Pacing>;
+
+/** One sentence's timing in a segment's audio: `start`/`end` in seconds from the start of that segment's WAV. */
+export interface Cue {
+  start: number;
+  end: number;
+  text: string;
 }
 
 /**
@@ -164,6 +222,10 @@ export interface Segment {
   is_locked: boolean;
   audio_file: string | null;
   audio_duration: number | null;
+  /** Set when this segment starts a chapter of that title (the segment itself is narrated); null otherwise. */
+  chapter_title: string | null;
+  /** Sentence timings of the current audio (read-only); [] without audio. */
+  cues: Cue[];
 }
 
 /** Body of `POST /api/segments/`. `sequence_index` defaults to the end of the project. */
@@ -174,14 +236,99 @@ export interface SegmentCreate {
   is_locked?: boolean;
 }
 
-/** Body of `PATCH /api/segments/{id}/`: any of the writable fields. */
-export type SegmentUpdate = Partial<Pick<Segment, "text_content" | "is_locked" | "sequence_index">>;
+/**
+ * Body of `PATCH /api/segments/{id}/`: any of the writable fields. A
+ * `chapter_title` marks the segment as a chapter start; null (or "") unmarks it.
+ */
+export type SegmentUpdate = Partial<Pick<Segment, "text_content" | "is_locked" | "sequence_index" | "chapter_title">>;
 
-/** Body of `POST /api/projects/import/`: one segment per blank-line separated paragraph. */
+/**
+ * JSON body of `POST /api/projects/import/`: one segment per blank-line
+ * separated paragraph; `# x` / `## x` headings start chapters.
+ */
 export interface StoryImport {
   title: string;
   text: string;
 }
+
+/**
+ * Multipart body of `POST /api/projects/import/` (issue 8): a `.txt`, `.md`
+ * or `.epub` file of at most {@link MAX_IMPORT_FILE_BYTES}, and an optional
+ * title (otherwise the book's own title, e.g. the EPUB's metadata).
+ */
+export interface FileImport {
+  file: File;
+  title?: string;
+}
+
+/** File types the import accepts, by extension. */
+export const IMPORT_FILE_EXTENSIONS = [".txt", ".md", ".epub"] as const;
+
+/** The largest file the import accepts: 50 MB. */
+export const MAX_IMPORT_FILE_BYTES = 50 * 1024 * 1024;
+
+// ---------------------------------------------------------------- exports (issue 8)
+
+/** An audiobook export format: M4B (AAC, chapters), MP3 (CBR, ID3), WAV (PCM 16-bit), ACX (zip of one MP3 per chapter). */
+export type ExportFormat = "m4b" | "mp3" | "wav" | "acx";
+
+/** Every export format, in the order the editor offers them. */
+export const EXPORT_FORMATS: readonly ExportFormat[] = ["m4b", "mp3", "wav", "acx"];
+
+/** Body of `POST /api/projects/{id}/export/`. */
+export interface ExportRequest {
+  format: ExportFormat;
+  generate_missing: boolean;
+}
+
+/** 202 body of `POST /api/projects/{id}/export/`. */
+export interface ExportTaskResponse {
+  task_id: string;
+  project_id: string;
+  format: ExportFormat;
+  status: TaskStatus;
+  message: string;
+}
+
+/** A segment without audio, as listed by the export's 409. */
+export interface SegmentWithoutAudio {
+  segment_id: string;
+  sequence_index: number;
+}
+
+/** A chapter of an exported book: `start`/`end` in seconds from the start of the book's audio. */
+export interface ExportChapter {
+  title: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * One written export (`GET /api/projects/{id}/exports/`): `url` and the
+ * caption URLs are paths under `/media/`; `size_bytes` of the main file;
+ * `duration` in seconds; `report` is the ACX report (ACX exports only).
+ */
+export interface AudiobookExport {
+  id: string;
+  project_id: string;
+  format: ExportFormat;
+  url: string;
+  size_bytes: number;
+  duration: number;
+  chapters: ExportChapter[];
+  captions: { srt: string | null; vtt: string | null };
+  created_at: string;
+  task_id: string | null;
+  report: AcxReport | null;
+}
+
+/**
+ * The ACX report: per written file, whether it passes each ACX check
+ * (44.1 kHz, 192 kbps CBR, RMS −23…−18 dB, peaks ≤ −3 dB, 0.5–1 s head and
+ * 1–5 s tail of room tone). The exact keys are the builder's; the editor
+ * reads them leniently (see `lib/acx.ts`).
+ */
+export type AcxReport = Record<string, unknown>;
 
 // ---------------------------------------------------------------- settings and voices
 

@@ -1,4 +1,9 @@
-"""One JSON error shape for the whole API, so that bad input never becomes an HTML 500."""
+"""One JSON error shape for the whole API, so that bad input never becomes an HTML 500.
+
+Domain errors raised by the services (``api.services.errors``) are mapped to
+their HTTP status here and nowhere else (``STATUS_BY_ERROR``); their body is
+``{"error": message, **details}``.
+"""
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -8,7 +13,33 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from api.services import errors
+
 logger = logging.getLogger(__name__)
+
+#: HTTP status of each domain error (the most specific class listed wins).
+STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
+    errors.EmptyText: status.HTTP_400_BAD_REQUEST,
+    errors.UnknownVoice: status.HTTP_400_BAD_REQUEST,
+    errors.SpeedOutOfRange: status.HTTP_400_BAD_REQUEST,
+    errors.UnsupportedExportFormat: status.HTTP_400_BAD_REQUEST,
+    errors.NothingToExport: status.HTTP_400_BAD_REQUEST,
+    errors.BadChapterRange: status.HTTP_400_BAD_REQUEST,
+    errors.SegmentLocked: status.HTTP_409_CONFLICT,
+    errors.BatchAlreadyRunning: status.HTTP_409_CONFLICT,
+    errors.ExportAlreadyRunning: status.HTTP_409_CONFLICT,
+    errors.MissingAudio: status.HTTP_409_CONFLICT,
+    errors.ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.TasksShutDown: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def status_for(exc: errors.ServiceError) -> int:
+    """The HTTP status of a domain error (400 for one not listed)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return status.HTTP_400_BAD_REQUEST
 
 
 class ApiError(APIException):
@@ -32,6 +63,8 @@ def json_exception_handler(exc, context):
     """
     if isinstance(exc, ApiError):
         return Response({"error": exc.message}, status=exc.status_code)
+    if isinstance(exc, errors.ServiceError):
+        return Response({"error": exc.message, **exc.details}, status=status_for(exc))
     if isinstance(exc, Http404):
         # The spec's 404 body; DRF would say "No Segment matches the given query."
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)

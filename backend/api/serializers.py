@@ -187,6 +187,16 @@ class GenerateAllOptionsSerializer(serializers.Serializer):
     force_regenerate = StrictBooleanField(required=False, default=False)
 
 
+class ExportOptionsSerializer(serializers.Serializer):
+    """Body of ``POST /api/projects/{id}/export/``: ``{"format": "m4b"|"mp3"|"wav"|"acx", "generate_missing": false}``.
+
+    The format is checked by the export service (400 naming the formats).
+    """
+
+    format = StrictCharField(max_length=10)
+    generate_missing = StrictBooleanField(required=False, default=False)
+
+
 class GlobalSettingsSerializer(serializers.ModelSerializer):
     """``{"default_voice_id": str, "tts_speed": float}``; the voice must be installed, speed 0.5–2.0."""
 

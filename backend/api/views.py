@@ -3,13 +3,16 @@
 Endpoints (router in ``api/urls.py``):
 
 - ``/api/projects/`` CRUD, ``POST /api/projects/import/``,
-  ``POST /api/projects/{id}/generate-all-audio/``
+  ``POST /api/projects/{id}/generate-all-audio/``, ``POST /api/projects/{id}/export/``,
+  ``GET /api/projects/{id}/exports/``, ``GET/DELETE /api/projects/{id}/exports/{export_id}/``
 - ``/api/segments/`` CRUD (``?project=<id>``), ``POST /api/segments/{id}/generate-audio/``
 - ``GET/PATCH /api/settings/``, ``GET /api/voices/``
 - ``GET /api/projects/{id}/tasks/``: the project's active and recent tasks (re-attach)
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
   ``GET /api/tasks/{task_id}/events/`` (SSE), ``GET /api/tasks/{task_id}/logs/``
 """
+import uuid
+
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -17,8 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import ApiError
-from api.models import GlobalSettings, Project, Segment
+from api.models import Export, GlobalSettings, Project, Segment
 from api.serializers import (
+    ExportOptionsSerializer,
     GenerateAllOptionsSerializer,
     GlobalSettingsSerializer,
     ProjectDetailSerializer,
@@ -26,16 +30,21 @@ from api.serializers import (
     SegmentSerializer,
     StoryImportSerializer,
 )
-from api.services.audio_generation import (
-    GenerationRejected,
-    start_project_audio_generation,
-    start_segment_audio_generation,
-)
+from api.services.audio_generation import start_project_audio_generation, start_segment_audio_generation
+from api.services.audiobook_export import export_body, start_project_export
 from api.services.story_import import import_story
 from api.tasks import get_task_manager, journal
-from api.tasks.manager import PROJECT_TASKS_LIMIT
 from api.tasks.events import parse_last_event_id, stream_task_events
+from api.tasks.selectors import find_task_status, list_project_tasks
 from core_engine.model_loader import KokoroModelLoader
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    """``value`` as a UUID, or None if it is not one (so a bad id is a 404, not a 500)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
 
 ERROR_SEGMENT_LOCKED_EDIT = "Segment is locked. Unlock it (PATCH is_locked=false) before changing its text or deleting it."
 
@@ -68,12 +77,43 @@ class ProjectViewSet(viewsets.ModelViewSet):
             raise ApiError(400, 'The body must be a JSON object such as {"skip_locked": true, "force_regenerate": false}.')
         options = GenerateAllOptionsSerializer(data=request.data)
         options.is_valid(raise_exception=True)
-        try:
-            status_code, body = start_project_audio_generation(project, **options.validated_data)
-        except GenerationRejected as rejected:
-            return Response(rejected.body, status=rejected.status_code)
+        status_code, body = start_project_audio_generation(project, **options.validated_data)
         return Response(body, status=status_code)
 
+
+    @action(detail=True, methods=["post"], url_path="export")
+    def export(self, request, pk=None):
+        """Queue an export of the whole book: ``{"format", "generate_missing"}`` -> 202 with ``task_id``.
+
+        400 bad format or nothing to export; 409 segments without audio (listed)
+        or an export already running (its ``task_id``); 503 no model when
+        audio must be generated first.
+        """
+        project = self.get_object()
+        if not isinstance(request.data, dict):
+            raise ApiError(400, 'The body must be a JSON object such as {"format": "m4b", "generate_missing": false}.')
+        options = ExportOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        body = start_project_export(project, **options.validated_data)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"], url_path="exports")
+    def exports(self, request, pk=None):
+        """The project's finished exports, newest first (see ``audiobook_export.export_body``)."""
+        project = self.get_object()
+        return Response([export_body(export) for export in project.exports.order_by("-created_at")])
+
+    @action(detail=True, methods=["get", "delete"], url_path=r"exports/(?P<export_id>[^/.]+)")
+    def export_detail(self, request, pk=None, export_id=None):
+        """One export (GET), or remove it and its files (DELETE -> 204). 404 for an unknown id."""
+        project = self.get_object()
+        export = Export.objects.filter(project=project, pk=_uuid_or_none(export_id)).first()
+        if export is None:
+            return Response({"error": "Export not found"}, status=status.HTTP_404_NOT_FOUND)
+        if request.method == "DELETE":
+            export.delete()  # the post_delete signal removes its files after commit
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(export_body(export))
 
     @action(detail=True, methods=["get"], url_path="tasks")
     def tasks(self, request, pk=None):
@@ -84,11 +124,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         are kept for ``TASK_RETENTION_SECONDS``.
         """
         project = self.get_object()
-        live = get_task_manager().list_project_tasks(str(project.id))
-        seen = {body["task_id"] for body in live}
-        stored = journal.load_project_status_bodies(project.id, exclude=seen, limit=PROJECT_TASKS_LIMIT)
-        bodies = sorted(live + stored, key=lambda body: body["created_at"] or "", reverse=True)[:PROJECT_TASKS_LIMIT]
-        return Response({"project_id": str(project.id), "tasks": bodies})
+        return Response({"project_id": str(project.id), "tasks": list_project_tasks(project.id)})
 
 
 class SegmentViewSet(viewsets.ModelViewSet):
@@ -118,10 +154,7 @@ class SegmentViewSet(viewsets.ModelViewSet):
     def generate_audio(self, request, pk=None):
         """Queue TTS for one segment (spec §3.2.1): 202, 400, 404, 409 or 503."""
         segment = self.get_object()
-        try:
-            body = start_segment_audio_generation(segment)
-        except GenerationRejected as rejected:
-            return Response(rejected.body, status=rejected.status_code)
+        body = start_segment_audio_generation(segment)
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -158,14 +191,6 @@ class VoiceListView(APIView):
         )
 
 
-def _find_task_status(task_id: str) -> dict | None:
-    """A task's status body: from memory when live, else from the journal (within retention)."""
-    body = get_task_manager().get_task_status(task_id)
-    if body is None:
-        body = journal.load_status_body(task_id)
-    return body
-
-
 TASK_NOT_FOUND = {"error": "Task not found"}
 
 
@@ -179,7 +204,7 @@ class TaskStatusView(APIView):
     """
 
     def get(self, request, task_id: str):
-        body = _find_task_status(task_id)
+        body = find_task_status(task_id)
         if body is None:
             return Response(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
         return Response(body, status=status.HTTP_200_OK)
@@ -193,7 +218,7 @@ class TaskCancelView(APIView):
     """
 
     def post(self, request, task_id: str):
-        body = get_task_manager().cancel_task(task_id) or journal.load_status_body(task_id)
+        body = get_task_manager().cancel_task(task_id) or find_task_status(task_id)
         if body is None:
             return Response(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -227,7 +252,7 @@ def task_events_view(request, task_id: str):
     manager = get_task_manager()
     body, version = manager.wait_for_change(task_id, None, 0)
     if body is None:
-        body = journal.load_status_body(task_id)
+        body = find_task_status(task_id)
         if body is None:
             return JsonResponse(TASK_NOT_FOUND, status=404)
     last_event_id = parse_last_event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))

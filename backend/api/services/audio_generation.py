@@ -1,15 +1,19 @@
-"""Audio generation: validate a request, build the task closure, submit it to the TaskManager.
+"""Audio generation: validate a request, build the task closure, submit it to the task runner.
 
-Request side (called by the viewset actions): ``start_segment_audio_generation``
-and ``start_project_audio_generation`` check the spec's preconditions in the
-spec's order and either raise :class:`GenerationRejected` (an HTTP status and
-a JSON body) or submit a task and return the spec's 200/202 body.
+Request side (called by the viewset actions and ``manage.py narrate``):
+``start_segment_audio_generation`` and ``start_project_audio_generation``
+check the spec's preconditions in the spec's order and either raise a domain
+error (``api.services.errors``; the API maps it to its status) or submit a task
+and return the spec's 200/202 body.
 
-Worker side: ``synthesize_segment`` runs on the TaskManager's single worker
-thread. It receives ids (never ORM objects), writes the WAV atomically through
-``core_engine.tts_wrapper.generate_audio`` and only then points the database
-at it, so the database never points to a missing or partial file, and a file
-whose segment was deleted meanwhile is removed instead of left behind.
+Worker side: ``narrate_segments`` runs on the runner's single worker thread,
+reporting through a :class:`~api.tasks.progress.TaskProgress`; the batch task,
+the single-segment task and the export task (``audiobook_export``) all use it.
+``synthesize_segment`` receives ids (never ORM objects), writes the WAV
+atomically through ``core_engine.tts_wrapper.generate_audio`` and only then
+points the database at it (with its sentence cues), so the database never
+points to a missing or partial file, and a file whose segment was deleted
+meanwhile is removed instead of left behind.
 """
 from __future__ import annotations
 
@@ -17,39 +21,35 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from uuid import uuid4
 
 from django.conf import settings
 from django.db import transaction
 
 from api.models import MAX_TTS_SPEED, MIN_TTS_SPEED, GlobalSettings, Project, Segment
+from api.services.errors import (
+    BatchAlreadyRunning,
+    EmptyText,
+    ModelUnavailable,
+    SegmentLocked,
+    SpeedOutOfRange,
+    TasksShutDown,
+    UnknownVoice,
+)
 from api.services.media_files import remove_empty_dirs, remove_file
-from api.tasks import DuplicateTaskError, TaskFailure, TaskManagerShutdownError, TaskState, get_task_manager
+from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskManagerShutdownError, TaskProgress, TaskState, get_task_manager
 from api.tasks.journal import record_segment_result
+from api.tasks.state import STAGE_PREPARING, STAGE_SYNTHESIZING, STAGE_WRITING
 from core_engine import tts_wrapper
 from core_engine.model_loader import KokoroModelLoader
 
 logger = logging.getLogger(__name__)
 
-#: Spec §3.2.1 bodies, verbatim (the 503 text names the spec's model file).
-ERROR_EMPTY_TEXT = "Segment has no text content to generate audio from."
-ERROR_LOCKED = "Segment is locked. Unlock before generating audio."
-ERROR_MODEL_MISSING = "TTS model not available. Please install kokoro-v0_19.onnx."
-ERROR_BATCH_RUNNING = (
-    "This project already has a batch generating audio. Follow it with GET /api/tasks/{task_id}/status/ "
-    "or cancel it with POST /api/tasks/{task_id}/cancel/ before starting another."
-)
 MESSAGE_ALREADY_RUNNING = "Audio generation already in progress"
 
-
-class GenerationRejected(Exception):
-    """A generation request that cannot start: carries the HTTP status and JSON body to answer with."""
-
-    def __init__(self, status_code: int, body: dict[str, Any]):
-        super().__init__(body.get("error", ""))
-        self.status_code = status_code
-        self.body = body
+#: Name of the synthesis phase in a task's progress plan (units: characters of text).
+PHASE_SYNTHESIS = "synthesis"
 
 
 @dataclass(frozen=True)
@@ -59,48 +59,53 @@ class VoiceSettings:
     voice_id: str
     speed: float
 
+    @property
+    def rate_key(self) -> tuple[str, float]:
+        """The key its synthesis speed (characters per second) is learned under."""
+        return (self.voice_id, round(float(self.speed), 2))
+
+    def as_params(self) -> dict[str, Any]:
+        """The task params that rebuild it after a restart."""
+        return {"voice_id": self.voice_id, "speed": self.speed}
+
 
 # --------------------------------------------------------------------- checks
 
 
-def _require_model() -> None:
+def require_model() -> None:
+    """Raise :class:`ModelUnavailable` unless a TTS model is installed."""
     if not KokoroModelLoader.is_model_available():
-        raise GenerationRejected(503, {"error": ERROR_MODEL_MISSING})
+        raise ModelUnavailable()
 
 
-def _read_voice_settings(voice_id: str | None = None, speed: float | None = None) -> VoiceSettings:
+def read_voice_settings(voice_id: str | None = None, speed: float | None = None) -> VoiceSettings:
     """Resolve the voice and speed: explicit values win over GlobalSettings.
 
     Raises:
-        GenerationRejected: 400 if the voice is not one the installed model has,
-            or the speed is outside 0.5–2.0.
+        UnknownVoice: the voice is not one the installed model has.
+        SpeedOutOfRange: the speed is outside 0.5–2.0.
     """
     settings_obj = GlobalSettings.load()
     voice_id = voice_id or settings_obj.default_voice_id
     speed = float(settings_obj.tts_speed if speed is None else speed)
     voices = KokoroModelLoader.get_voices()
     if voice_id not in voices:
-        raise GenerationRejected(
-            400,
-            {
-                "error": (
-                    f"Voice '{voice_id}' is not available in the installed model. "
-                    f"Choose one of {', '.join(voices)} with PATCH /api/settings/."
-                ),
-                "available_voices": voices,
-            },
-        )
+        raise UnknownVoice(voice_id, voices)
     if not MIN_TTS_SPEED <= speed <= MAX_TTS_SPEED:
-        raise GenerationRejected(400, {"error": f"Speed {speed} is outside {MIN_TTS_SPEED}–{MAX_TTS_SPEED}."})
+        raise SpeedOutOfRange(speed, MIN_TTS_SPEED, MAX_TTS_SPEED)
     return VoiceSettings(voice_id=voice_id, speed=speed)
 
 
-def _submit(task_fn, state: TaskState, claims=(), soft_claims=()) -> None:
-    """Submit a journaled task; DuplicateTaskError propagates for the caller to answer."""
+def submit_journaled(task_fn: Callable[[], None], state: TaskState, claims=(), soft_claims=()) -> None:
+    """Submit a journaled task; DuplicateTaskError propagates for the caller to answer.
+
+    Raises:
+        TasksShutDown: the runner is shut down (the server is stopping).
+    """
     try:
         get_task_manager().submit_task(task_fn, state=state, claims=claims, soft_claims=soft_claims, journal=True)
     except TaskManagerShutdownError as exc:
-        raise GenerationRejected(503, {"error": str(exc)}) from exc
+        raise TasksShutDown(str(exc)) from exc
 
 
 def segment_claim(segment_id) -> str:
@@ -111,6 +116,11 @@ def segment_claim(segment_id) -> str:
 def batch_claim(project_id) -> str:
     """Dedupe key of a project's batch: at most one active batch per project."""
     return f"batch:{project_id}"
+
+
+def synthesis_phase(voice: VoiceSettings, chars_total: int, chars_done: int = 0) -> Phase:
+    """The synthesis phase of a plan: ``chars_total`` characters at the learned speed of ``voice``."""
+    return Phase(PHASE_SYNTHESIS, units_total=float(chars_total), units_done=float(chars_done), rate_key=voice.rate_key)
 
 
 # ---------------------------------------------------------------- request side
@@ -129,14 +139,14 @@ def start_segment_audio_generation(segment: Segment) -> dict[str, Any]:
         status is "PENDING" for a new task, the active task's status otherwise.
 
     Raises:
-        GenerationRejected: with the status and body to answer.
+        EmptyText, SegmentLocked, ModelUnavailable, UnknownVoice, SpeedOutOfRange, TasksShutDown.
     """
     if not segment.text_content or not segment.text_content.strip():
-        raise GenerationRejected(400, {"error": ERROR_EMPTY_TEXT})
+        raise EmptyText()
     if segment.is_locked:
-        raise GenerationRejected(409, {"error": ERROR_LOCKED})
-    _require_model()
-    voice = _read_voice_settings()
+        raise SegmentLocked()
+    require_model()
+    voice = read_voice_settings()
 
     task_id = f"tts_{segment.id}_{uuid4().hex[:8]}"
     state = TaskState(
@@ -145,14 +155,12 @@ def start_segment_audio_generation(segment: Segment) -> dict[str, Any]:
         project_id=str(segment.project_id),
         segment_id=str(segment.id),
         segment_ids=(str(segment.id),),
-        segment_chars_planned=(len(segment.text_content),),
-        voice_id=voice.voice_id,
-        speed=voice.speed,
-        chars_total=len(segment.text_content),
+        params=voice.as_params(),
+        phases=[synthesis_phase(voice, len(segment.text_content))],
         current_step="Queued",
     )
     try:
-        _submit(build_segment_task(task_id, segment.id, voice), state, claims=[segment_claim(segment.id)])
+        submit_journaled(build_segment_task(task_id, segment.id, voice), state, claims=[segment_claim(segment.id)])
     except DuplicateTaskError as duplicate:
         existing = get_task_manager().get_task_status(duplicate.task_id)
         return {
@@ -189,12 +197,12 @@ def start_project_audio_generation(
         "segments_to_process", "message"})``.
 
     Raises:
-        GenerationRejected: 409 ``{"error", "task_id"}`` while the project has an
-            active batch, 503 without a model, 400 for an unavailable voice.
+        BatchAlreadyRunning: the project has an active batch (its ``task_id`` is in the body).
+        ModelUnavailable, UnknownVoice, SpeedOutOfRange, TasksShutDown.
     """
     active = get_task_manager().claim_holder(batch_claim(project.id))
     if active is not None:
-        raise GenerationRejected(409, {"error": ERROR_BATCH_RUNNING, "task_id": active})
+        raise BatchAlreadyRunning(active)
 
     segments = list(project.segments.order_by("sequence_index", "id").only("id", "is_locked", "audio_file", "text_content"))
     total_segments = len(segments)
@@ -219,32 +227,29 @@ def start_project_audio_generation(
             "skipped": skip_count,
         }
 
-    _require_model()
-    voice = _read_voice_settings(voice_id, speed)
+    require_model()
+    voice = read_voice_settings(voice_id, speed)
 
     task_id = f"tts_batch_{project.id}_{uuid4().hex[:8]}"
     segment_ids = tuple(str(segment.id) for segment in to_process)
-    planned = tuple(len(segment.text_content) for segment in to_process)
     state = TaskState(
         task_id=task_id,
         kind="batch",
         project_id=str(project.id),
         segment_ids=segment_ids,
-        segment_chars_planned=planned,
-        voice_id=voice.voice_id,
-        speed=voice.speed,
-        chars_total=sum(planned),
+        params=voice.as_params(),
+        phases=[synthesis_phase(voice, sum(len(segment.text_content) for segment in to_process))],
         current_step=f"Queued: {len(segment_ids)} segments",
     )
     try:
-        _submit(
+        submit_journaled(
             build_batch_task(task_id, list(segment_ids), voice),
             state,
             claims=[batch_claim(project.id)],
             soft_claims=[segment_claim(sid) for sid in segment_ids],
         )
     except DuplicateTaskError as duplicate:  # another request won the race
-        raise GenerationRejected(409, {"error": ERROR_BATCH_RUNNING, "task_id": duplicate.task_id}) from duplicate
+        raise BatchAlreadyRunning(duplicate.task_id) from duplicate
     return 202, {
         "task_id": task_id,
         "project_id": str(project.id),
@@ -280,15 +285,14 @@ def build_segment_task(task_id: str, segment_id, voice: VoiceSettings, finished_
     and ``current_step`` follow the chunks. ``finished_ids`` (a resumed task)
     containing the segment means it was already done: nothing runs.
     """
-    task_manager = get_task_manager()
 
     def task_fn() -> None:
         if str(segment_id) in finished_ids:
             return
-        result = synthesize_segment(segment_id, voice, task_id=task_id, index=1, total=1)
-        task_manager.finish_segment(task_id, segment_id, result, record_error=False)
-        if not result["success"]:
-            raise TaskFailure(result["error"], segment_id=segment_id)
+        progress = get_task_manager().progress(task_id)
+        outcome = narrate_segments(progress, [segment_id], voice, in_batch=False, record_errors=False)
+        if outcome.failed:
+            raise TaskFailure(outcome.failed[0][1], segment_id=segment_id)
 
     return task_fn
 
@@ -302,43 +306,127 @@ def build_batch_task(task_id: str, segment_ids: list, voice: VoiceSettings, fini
     the loop itself crashes. Segments in ``finished_ids`` (a batch resumed
     after a restart) are skipped: each segment is synthesized once.
     """
-    task_manager = get_task_manager()
-    total = len(segment_ids)
 
     def batch_task_fn() -> None:
-        for index, segment_id in enumerate(segment_ids, start=1):
-            if str(segment_id) in finished_ids:
-                continue
-            if task_manager.is_cancelled(task_id):
-                logger.info("Cancelled before segment %d of %d", index, total)
-                break
-            task_manager.update_task_progress(task_id, current=index, total=total, current_segment_id=str(segment_id))
-            try:
-                result = synthesize_segment(segment_id, voice, task_id=task_id, index=index, total=total)
-            except Exception as exc:  # one bad segment must not stop the batch
-                logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
-                result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
-            if not result["success"]:
-                logger.error("Segment %d of %d (%s) failed: %s", index, total, segment_id, result["error"])
-                if task_manager.is_journaled(task_id):
-                    record_segment_result(task_id, segment_id, error=result["error"])
-            task_manager.finish_segment(task_id, segment_id, result)
+        progress = get_task_manager().progress(task_id)
+        narrate_segments(progress, segment_ids, voice, finished_ids=finished_ids, in_batch=True, spec_progress=True)
 
     return batch_task_fn
 
 
-def synthesize_segment(segment_id, voice: VoiceSettings, *, task_id: str | None = None, index: int = 1, total: int = 1) -> dict[str, Any]:
+@dataclass
+class NarrationOutcome:
+    """What :func:`narrate_segments` did: segment ids narrated, ``(segment id, error)`` failed, and whether it was cancelled."""
+
+    done: list[str]
+    failed: list[tuple[str, str]]
+    cancelled: bool = False
+
+
+def segment_lengths(segment_ids: list) -> dict[str, int]:
+    """Characters of each segment's current text (missing segments are left out)."""
+    rows = Segment.objects.filter(id__in=[str(sid) for sid in segment_ids]).values_list("id", "text_content")
+    return {str(sid): len(text or "") for sid, text in rows}
+
+
+def narrate_segments(
+    progress: TaskProgress,
+    segment_ids: list,
+    voice: VoiceSettings,
+    *,
+    finished_ids: set[str] = frozenset(),
+    in_batch: bool = True,
+    spec_progress: bool = False,
+    record_errors: bool = True,
+    plan: bool = True,
+) -> NarrationOutcome:
+    """Synthesize ``segment_ids`` in order, reporting each chunk and segment through ``progress``.
+
+    Runs on the worker thread. With ``plan`` it plans one synthesis phase over
+    the segments' characters (a caller with a bigger plan, such as an export,
+    plans itself and enters its synthesis phase first). Cancellation is checked
+    before each segment (the one being synthesized finishes). A segment's
+    failure is recorded (``record_errors``: in ``errors`` and the journal) and
+    the loop goes on. ``spec_progress`` keeps the spec's ``progress`` object at
+    ``{"current": i, "total": n, "current_segment_id"}``.
+
+    Returns:
+        The ids done and failed, and whether it stopped for a cancel.
+    """
+    lengths = segment_lengths(segment_ids)
+    ids = [str(sid) for sid in segment_ids]
+    total = len(ids)
+    done_chars = sum(lengths.get(sid, 0) for sid in ids if sid in finished_ids)
+    if plan:
+        progress.plan([synthesis_phase(voice, sum(lengths.values()), done_chars)])
+    else:
+        progress.phase(PHASE_SYNTHESIS)
+    outcome = NarrationOutcome(done=[], failed=[])
+    for index, segment_id in enumerate(ids, start=1):
+        if segment_id in finished_ids:
+            continue
+        if progress.cancelled:
+            logger.info("Cancelled before segment %d of %d", index, total)
+            outcome.cancelled = True
+            break
+        if spec_progress:
+            progress.set_progress(index, total, current_segment_id=segment_id)
+        label = f"segment {index} of {total}" if in_batch else "segment"
+        started = time.monotonic()
+        try:
+            result = synthesize_segment(segment_id, voice, progress=progress, label=label, base_chars=done_chars)
+        except Exception as exc:  # one bad segment must not stop the batch
+            logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
+            result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
+        chars = lengths.get(segment_id, 0)
+        done_chars += chars
+        if result["success"]:
+            outcome.done.append(segment_id)
+            progress.item_done(
+                segment_id,
+                {"segment_id": segment_id, "audio_url": result["audio_url"], "duration": result["duration"] or 0},
+                done=done_chars,
+                seconds=time.monotonic() - started,
+                audio_seconds=float(result["duration"] or 0.0),
+                release=segment_claim(segment_id),
+            )
+        else:
+            outcome.failed.append((segment_id, result["error"]))
+            if record_errors:
+                logger.error("Segment %d of %d (%s) failed: %s", index, total, segment_id, result["error"])
+                if get_task_manager().is_journaled(progress.task_id):
+                    record_segment_result(progress.task_id, segment_id, error=result["error"])
+                progress.item_failed(segment_id, result["error"], done=done_chars, unmeasured=chars, release=segment_claim(segment_id))
+            else:
+                progress.advance(done_chars)
+        narrated = len(outcome.done)
+        progress.outcome(
+            completed=f"Completed: {narrated} segment{'s' if narrated != 1 else ''} narrated"
+            + (f", {len(outcome.failed)} failed" if outcome.failed else ""),
+            cancelled=f"Cancelled after {narrated} segment{'s' if narrated != 1 else ''}",
+        )
+    return outcome
+
+
+def synthesize_segment(
+    segment_id,
+    voice: VoiceSettings,
+    *,
+    progress: TaskProgress | None = None,
+    label: str = "segment",
+    base_chars: int = 0,
+) -> dict[str, Any]:
     """Generate one segment's WAV and point the segment at it. Runs on the worker thread.
 
     Order of writes: the WAV is written atomically (temp file, then rename) by
-    ``generate_audio``; then, in one transaction, ``audio_file``/``audio_duration``
-    are updated and (for a journaled task) the segment's result is journaled,
-    so a crash leaves either both or neither. If the segment was deleted
-    meanwhile, the new file is removed.
+    ``generate_audio``; then, in one transaction, ``audio_file``,
+    ``audio_duration`` and ``audio_cues`` are updated and (for a journaled task)
+    the segment's result is journaled, so a crash leaves either both or
+    neither. If the segment was deleted meanwhile, the new file is removed.
 
-    With ``task_id``, the task's stage, current step and chunk progress follow
-    the engine (``TaskManager.begin_segment``/``record_chunk``); ``index`` and
-    ``total`` place the segment in its batch (1-based).
+    With ``progress``, the task's stage, current step and chunk progress follow
+    the engine: ``base_chars`` characters of the phase are done before this
+    segment; ``label`` names it in the step text ("segment 3 of 10").
 
     Returns:
         ``generate_audio``'s result dict plus ``audio_url`` (the ``/media/...``
@@ -349,18 +437,27 @@ def synthesize_segment(segment_id, voice: VoiceSettings, *, task_id: str | None 
     except Segment.DoesNotExist:
         return {"success": False, "audio_path": None, "duration": None, "error": "Segment was deleted before synthesis."}
 
-    task_manager = get_task_manager() if task_id else None
+    text_chars = len(segment.text_content)
     on_progress = None
-    if task_manager is not None:
-        task_manager.begin_segment(task_id, index, total, segment.id, len(segment.text_content))
+    if progress is not None:
+        progress.advance(base_chars, stage=STAGE_PREPARING, step=f"Preparing {label}")
 
         def on_progress(chunks_done: int, chunks_total: int, chars_done: int, chars_total: int) -> None:
             if chunks_done == 0:
                 logger.info(
-                    "Segment %d of %d: %d characters in %d chunk%s",
-                    index, total, len(segment.text_content), chunks_total, "" if chunks_total == 1 else "s",
+                    "%s: %d characters in %d chunk%s",
+                    label.capitalize(), text_chars, chunks_total, "" if chunks_total == 1 else "s",
                 )
-            task_manager.record_chunk(task_id, chunks_done, chunks_total, chars_done, chars_total)
+            scale = text_chars / chars_total if chars_total else 0.0
+            done = min(text_chars, round(chars_done * scale))
+            if chunks_done < chunks_total:
+                inflight = (text_chars - done) / max(1, chunks_total - chunks_done)
+                progress.advance(
+                    base_chars + done, inflight=inflight, stage=STAGE_SYNTHESIZING,
+                    step=f"Synthesizing {label} (chunk {chunks_done + 1} of {chunks_total})",
+                )
+            else:
+                progress.advance(base_chars + done, stage=STAGE_WRITING, step=f"Writing {label}")
 
     started = time.monotonic()
     output_path = tts_wrapper.construct_audio_path(segment.project_id, segment.id)
@@ -375,10 +472,14 @@ def synthesize_segment(segment_id, voice: VoiceSettings, *, task_id: str | None 
         return result
 
     audio_url = tts_wrapper.construct_audio_url(segment.project_id, segment.id)
+    cues = result.get("cues") or []
+    journaled = progress is not None and get_task_manager().is_journaled(progress.task_id)
     with transaction.atomic():
-        updated = Segment.objects.filter(id=segment.id).update(audio_file=audio_url, audio_duration=result["duration"])
-        if updated and task_manager is not None and task_manager.is_journaled(task_id):
-            record_segment_result(task_id, segment.id, audio_url=audio_url, duration=result["duration"])
+        updated = Segment.objects.filter(id=segment.id).update(
+            audio_file=audio_url, audio_duration=result["duration"], audio_cues=cues
+        )
+        if updated and journaled:
+            record_segment_result(progress.task_id, segment.id, audio_url=audio_url, duration=result["duration"])
     if not updated:
         # Deleted during synthesis: leave no file the database does not point to.
         remove_file(output_path)
@@ -386,8 +487,8 @@ def synthesize_segment(segment_id, voice: VoiceSettings, *, task_id: str | None 
         return {**result, "success": False, "error": "Segment was deleted during synthesis; its audio was discarded."}
     wall = time.monotonic() - started
     logger.info(
-        "Segment %d of %d: %d characters -> %.2f s of audio in %.2f s (RTF %.3f), %s",
-        index, total, len(segment.text_content), result["duration"], wall,
+        "%s: %d characters -> %.2f s of audio in %.2f s (RTF %.3f), %s",
+        label.capitalize(), text_chars, result["duration"], wall,
         wall / result["duration"] if result["duration"] else float("nan"), audio_url,
     )
     return {**result, "audio_url": audio_url}

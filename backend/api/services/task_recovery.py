@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from django.conf import settings
 
@@ -28,49 +29,71 @@ from api.services.audio_generation import (
     build_segment_task,
     segment_claim,
 )
-from api.tasks import ACTIVE_STATUSES, get_task_manager
+from api.tasks import ACTIVE_STATUSES, TaskState, get_task_manager
 from api.tasks.journal import rebuild_state
 from core_engine.atomic_files import remove_stale_temp_files
 
 logger = logging.getLogger(__name__)
 
+#: How to run each kind of task again: ``(state, finished segment ids) -> (task_fn, claims, soft_claims)``.
+Resumer = Callable[[TaskState, set[str]], tuple[Callable[[], None], list[str], list[str]]]
+
+
+def _voice(state: TaskState) -> VoiceSettings:
+    return VoiceSettings(voice_id=state.params.get("voice_id") or "", speed=float(state.params.get("speed") or 1.0))
+
+
+def _resume_batch(state: TaskState, finished: set[str]):
+    remaining = [sid for sid in state.segment_ids if sid not in finished]
+    task_fn = build_batch_task(state.task_id, list(state.segment_ids), _voice(state), finished_ids=finished)
+    claims = [batch_claim(state.project_id)] if state.project_id else []
+    return task_fn, claims, [segment_claim(sid) for sid in remaining]
+
+
+def _resume_segment(state: TaskState, finished: set[str]):
+    task_fn = build_segment_task(state.task_id, state.segment_id, _voice(state), finished_ids=finished)
+    return task_fn, ([segment_claim(state.segment_id)] if state.segment_id else []), []
+
+
+def _resumers() -> dict[str, Resumer]:
+    from api.services.audiobook_export import resume_export_task
+
+    return {"batch": _resume_batch, "segment": _resume_segment, "export": resume_export_task}
+
 
 def remove_interrupted_writes(media_root: str | Path | None = None) -> int:
     """Delete leftover temp files of atomic writes under ``<MEDIA_ROOT>/projects``; return how many."""
     root = Path(media_root or settings.MEDIA_ROOT) / "projects"
-    removed = sum(remove_stale_temp_files(folder) for folder in root.glob("*/audio"))
+    removed = sum(remove_stale_temp_files(folder) for pattern in ("*/audio", "*/exports") for folder in root.glob(pattern))
     if removed:
-        logger.info("Removed %d temp files of interrupted audio writes", removed)
+        logger.info("Removed %d temp files of interrupted writes", removed)
     return removed
 
 
 def resume_interrupted_tasks() -> list[str]:
-    """Queue again every journaled PENDING/PROCESSING task; return their ids in queue order."""
+    """Queue again every journaled PENDING/PROCESSING task; return their ids in queue order.
+
+    A task of a kind StoryFlow cannot resume is marked FAILED in the journal with
+    a message saying so, instead of staying active forever.
+    """
     remove_interrupted_writes()
     manager = get_task_manager()
+    resumers = _resumers()
     resumed: list[str] = []
     for record in TaskRecord.objects.filter(status__in=ACTIVE_STATUSES).order_by("created_at"):
+        resumer = resumers.get(record.kind)
+        if resumer is None:
+            TaskRecord.objects.filter(pk=record.pk).update(status="FAILED", stage="finished")
+            logger.warning("Task %s of kind %r cannot be resumed; marked FAILED", record.task_id, record.kind)
+            continue
         state, finished = rebuild_state(record)
-        voice = VoiceSettings(voice_id=record.voice_id, speed=record.speed)
-        remaining = [sid for sid in state.segment_ids if sid not in finished]
-        # A fresh run: stage, chunk and cancel state start over; results so far are kept.
+        # A fresh run: stage, cancel state and the end mark start over; results so far are kept.
         state.stage, state.cancel_requested, state.final_progress, state.completed_at = "queued", False, None, None
         message = f"Resumed after a restart: {len(finished)} of {len(state.segment_ids)} segments already done"
         state.current_step = message
-        if record.kind == "batch":
-            task_fn = build_batch_task(record.task_id, list(state.segment_ids), voice, finished_ids=finished)
-            claims = [batch_claim(record.project_id)] if record.project_id else []
-        else:
-            task_fn = build_segment_task(record.task_id, state.segment_id, voice, finished_ids=finished)
-            claims = [segment_claim(state.segment_id)] if state.segment_id else []
-        manager.submit_task(
-            task_fn,
-            state=state,
-            claims=claims,
-            soft_claims=[segment_claim(sid) for sid in remaining] if record.kind == "batch" else (),
-            journal=True,
-        )
+        task_fn, claims, soft_claims = resumer(state, finished)
+        manager.submit_task(task_fn, state=state, claims=claims, soft_claims=soft_claims, journal=True)
         manager.journal.log(record.task_id, "INFO", message)
-        logger.info("Task %s resumed: %d segments left", record.task_id, len(remaining))
+        logger.info("Task %s resumed: %d segments left", record.task_id, len(state.segment_ids) - len(finished))
         resumed.append(record.task_id)
     return resumed

@@ -1,9 +1,15 @@
-"""StoryFlow's task system: the TaskManager, task state and progress, the ETA, the journal and the event stream.
+"""StoryFlow's task system: a generic runner for background tasks.
 
-- ``manager.py``: :class:`TaskManager`, the singleton around one worker thread.
-- ``state.py``: :class:`TaskState` and the status body computed from it.
-- ``eta.py``: learned synthesis speed and ETA arithmetic.
-- ``journal.py``: write-behind persistence, retention and task logs.
+Imports go one way (state/eta <- progress <- journal <- manager <- selectors/events);
+nothing here knows what a segment, a batch or an export is: those are services
+(``api.services``) that report through :class:`TaskProgress`.
+
+- ``manager.py``: :class:`TaskManager`, the singleton runner around one worker thread.
+- ``state.py``: :class:`TaskState`, weighted :class:`Phase` progress and the status body.
+- ``progress.py``: :class:`TaskProgress`, the interface a task's work reports through.
+- ``eta.py``: learned speeds and ETA arithmetic.
+- ``journal.py``: write-behind persistence, retention and task logs (a store of plain rows).
+- ``selectors.py``: "live if known, else journaled" reads for the views.
 - ``events.py``: the Server-Sent Events stream of a task's status.
 """
 from api.tasks.manager import (
@@ -15,6 +21,7 @@ from api.tasks.manager import (
     TaskManagerShutdownError,
     get_task_manager,
 )
+from api.tasks.progress import TaskProgress
 from api.tasks.state import (
     ACTIVE_STATUSES,
     STAGES,
@@ -24,6 +31,7 @@ from api.tasks.state import (
     TASK_PENDING,
     TASK_PROCESSING,
     TERMINAL_STATUSES,
+    Phase,
     TaskState,
     status_body,
 )
@@ -43,6 +51,8 @@ __all__ = [
     "TaskFailure",
     "TaskManager",
     "TaskManagerShutdownError",
+    "Phase",
+    "TaskProgress",
     "TaskState",
     "get_task_manager",
     "status_body",

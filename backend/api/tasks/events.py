@@ -13,8 +13,8 @@ Wire format (https://html.spec.whatwg.org/multipage/server-sent-events.html)::
   with ``Last-Event-ID: n`` gets it too, so nothing is lost (every event
   carries the whole state, not a delta) and ids continue from ``n + 1``.
 - Then one event per change of the task (each chunk, segment and transition),
-  and, while a chunk is being synthesized, the interpolated
-  ``overall_progress``/``eta_seconds`` at most every :data:`TICK_SECONDS`.
+  and, while the task runs, the interpolated ``overall_progress``/``eta_seconds``
+  at most every :data:`TICK_SECONDS` when they move.
 - A ``: heartbeat`` comment after ``settings.SSE_HEARTBEAT_SECONDS`` (15 s)
   without an event keeps proxies from closing an idle stream.
 - The stream ends after the event with a terminal status.
@@ -30,8 +30,9 @@ from typing import Iterator
 
 from django.conf import settings
 
+from api.tasks import journal
 from api.tasks.manager import TaskManager
-from api.tasks.state import STAGE_SYNTHESIZING, TERMINAL_STATUSES
+from api.tasks.state import TASK_PROCESSING, TERMINAL_STATUSES
 
 #: Least seconds between two interpolation events (the product documents ask for 100 ms updates).
 TICK_SECONDS = 0.1
@@ -79,14 +80,12 @@ def stream_task_events(manager: TaskManager, task_id: str, first_body: dict, fir
     last_sent_at = time.monotonic()
     heartbeat = heartbeat_seconds()
     while True:
-        interpolating = sent["stage"] == STAGE_SYNTHESIZING
+        interpolating = sent["status"] == TASK_PROCESSING
         timeout = TICK_SECONDS if interpolating else min(heartbeat, 1.0)
         body, new_version = manager.wait_for_change(task_id, version, timeout)
         now = time.monotonic()
         if body is None:  # dropped from memory (cleanup): the journal has its final state
-            from api.tasks.journal import load_status_body
-
-            final = load_status_body(task_id)
+            final = journal.load_status_body(task_id)
             if final is not None:
                 yield format_event(next_id, final)
             return

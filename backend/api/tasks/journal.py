@@ -30,15 +30,12 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Iterable
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
-from api.tasks.state import ACTIVE_STATUSES, TERMINAL_STATUSES, TaskState, iso, status_body
-
-if TYPE_CHECKING:  # pragma: no cover
-    from api.tasks.manager import TaskManager
+from api.tasks.state import ACTIVE_STATUSES, TERMINAL_STATUSES, Phase, TaskState, iso, status_body
 
 logger = logging.getLogger(__name__)
 
@@ -71,32 +68,52 @@ def _ts(dt: datetime | None) -> float | None:
 
 
 def record_fields(state: TaskState) -> dict[str, Any]:
-    """The ``TaskRecord`` columns for ``state`` (call under the manager's lock)."""
+    """The ``TaskRecord`` columns for ``state`` (call under the runner's lock).
+
+    ``state`` (the JSON column) holds what is not a column: the spec's
+    progress, task-level errors, the current step, the phases (plan and units
+    done), the service's params, the result, the measured work and the
+    outcome texts.
+    """
     return {
         "task_id": state.task_id,
         "kind": state.kind,
         "project_id": state.project_id,
         "segment_id": state.segment_id,
         "segment_ids": list(state.segment_ids),
-        "voice_id": state.voice_id or "",
-        "speed": state.speed or 1.0,
+        "voice_id": str(state.params.get("voice_id") or ""),
+        "speed": float(state.params.get("speed") or 1.0),
         "status": state.status,
         "stage": state.stage,
         "state": {
             "progress": dict(state.progress),
             "task_errors": [dict(e) for e in state.errors if e.get("segment_id") is None],
             "current_step": state.current_step,
-            "chars_total": state.chars_total,
-            "segment_chars_planned": list(state.segment_chars_planned),
-            "work_chars": state.work_chars,
+            "phases": [phase.to_json() for phase in state.phases],
+            "phase_index": state.phase_index,
+            "params": dict(state.params),
+            "result": dict(state.result) if state.result is not None else None,
             "work_seconds": round(state.work_seconds, 3),
             "final_progress": state.final_progress,
             "cancel_requested": state.cancel_requested,
+            "outcome_completed": state.outcome_completed,
+            "outcome_cancelled": state.outcome_cancelled,
         },
         "created_at": _dt(state.created_at),
         "started_at": _dt(state.started_at),
         "completed_at": _dt(state.completed_at),
     }
+
+
+def _legacy_phases(extra: dict[str, Any], segment_ids: tuple[str, ...], finished: set[str], record) -> list[Phase]:
+    """Phases of a record journaled before phases existed (one synthesis phase in characters)."""
+    planned = list(extra.get("segment_chars_planned") or ())
+    total = float(extra.get("chars_total") or sum(planned))
+    if total <= 0:
+        return []
+    done = float(sum(n for sid, n in zip(segment_ids, planned) if sid in finished))
+    key = (record.voice_id, float(record.speed or 1.0)) if record.voice_id else None
+    return [Phase("synthesis", units_total=total, units_done=done, rate_key=key)]
 
 
 def rebuild_state(record) -> tuple[TaskState, set[str]]:
@@ -112,7 +129,6 @@ def rebuild_state(record) -> tuple[TaskState, set[str]]:
     results = list(TaskSegmentResult.objects.filter(task_id=record.task_id).order_by("id"))
     extra = record.state or {}
     segment_ids = tuple(str(s) for s in record.segment_ids or ())
-    planned = tuple(extra.get("segment_chars_planned") or ())
     finished = {str(r.segment_id) for r in results}
     completed = [
         {"segment_id": str(r.segment_id), "audio_url": r.audio_url, "duration": r.duration}
@@ -121,30 +137,39 @@ def rebuild_state(record) -> tuple[TaskState, set[str]]:
     ]
     errors = [{"segment_id": str(r.segment_id), "error": r.error} for r in results if r.error is not None]
     errors += [dict(e) for e in extra.get("task_errors", [])]
+    params = dict(extra.get("params") or {})
+    if "params" not in extra:  # journaled before params existed
+        params = {"voice_id": record.voice_id, "speed": record.speed}
+        if extra.get("segment_chars_planned"):
+            params["segment_chars_planned"] = list(extra["segment_chars_planned"])
+    if "phases" in extra:
+        phases = [Phase.from_json(p) for p in extra["phases"]]
+    else:
+        phases = _legacy_phases(extra, segment_ids, finished, record)
     state = TaskState(
         task_id=record.task_id,
         kind=record.kind,
         project_id=str(record.project_id) if record.project_id else None,
         segment_id=str(record.segment_id) if record.segment_id else None,
         segment_ids=segment_ids,
-        segment_chars_planned=planned,
-        voice_id=record.voice_id or None,
-        speed=record.speed,
+        params=params,
         status=record.status,
         stage=record.stage,
         current_step=extra.get("current_step", ""),
         progress=dict(extra.get("progress") or {"current": 0, "total": 0, "percentage": 0}),
         completed_segments=completed,
         errors=errors,
+        result=extra.get("result"),
         created_at=_ts(record.created_at),
         started_at=_ts(record.started_at),
         completed_at=_ts(record.completed_at),
         cancel_requested=bool(extra.get("cancel_requested")),
-        chars_total=int(extra.get("chars_total") or 0),
-        chars_finished=sum(n for sid, n in zip(segment_ids, planned) if sid in finished),
-        work_chars=int(extra.get("work_chars") or 0),
+        phases=phases,
+        phase_index=int(extra.get("phase_index") or 0),
         work_seconds=float(extra.get("work_seconds") or 0.0),
         audio_seconds=sum(float(e["duration"] or 0.0) for e in completed),
+        outcome_completed=extra.get("outcome_completed") or "Completed",
+        outcome_cancelled=extra.get("outcome_cancelled") or "Cancelled",
         final_progress=extra.get("final_progress"),
     )
     return state, finished
@@ -232,12 +257,21 @@ class TaskLogHandler(logging.Handler):
             self.handleError(record)
 
 
-class TaskJournal:
-    """The write-behind writer of one TaskManager (one daemon thread, started lazily)."""
+RowsProvider = Callable[[Iterable[str]], list[dict[str, Any]]]
 
-    def __init__(self, manager: "TaskManager"):
+
+class TaskJournal:
+    """The write-behind writer of the task runner (one daemon thread, started lazily).
+
+    A store: it is handed plain rows and knows nothing of the runner.
+    ``fetch_rows(task_ids)`` returns the newest ``TaskRecord`` fields
+    (:func:`record_fields`) of those tasks still in memory; the writer calls it
+    when it writes, so coalesced changes cost one row each.
+    """
+
+    def __init__(self, fetch_rows: RowsProvider):
         global _active_journal
-        self._manager = manager
+        self._fetch_rows = fetch_rows
         self._cond = threading.Condition()
         self._dirty: set[str] = set()
         self._logs: list[tuple[str, str, str, float]] = []
@@ -253,9 +287,10 @@ class TaskJournal:
         """Write the task's record now (insert, or update a record being resumed)."""
         from api.models import TaskRecord
 
-        fields = self._manager.journal_fields(task_id)
-        if fields is None:
+        rows = self._fetch_rows([task_id])
+        if not rows:
             return
+        fields = rows[0]
         pk = fields.pop("task_id")
         TaskRecord.objects.update_or_create(task_id=pk, defaults=fields)
         self._ensure_thread()
@@ -353,7 +388,7 @@ class TaskJournal:
         from api.models import TaskLogEntry, TaskRecord
 
         close_old_connections()
-        rows = [fields for fields in (self._manager.journal_fields(tid) for tid in dirty) if fields is not None]
+        rows = self._fetch_rows(dirty)
         with transaction.atomic():
             for fields in rows:
                 pk = fields.pop("task_id")

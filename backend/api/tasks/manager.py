@@ -1,6 +1,7 @@
-"""The background task system: a singleton TaskManager around one worker thread.
+"""The task runner: a singleton TaskManager around one worker thread.
 
-Design (spec ``audio-generation-api.md`` §3.3–3.4, tasks 03.02.01/02/06/12):
+Design (spec ``audio-generation-api.md`` §3.3–3.4, tasks 03.02.01/02/06/12;
+``shared/design/task-system.md``):
 
 - ONE ``ThreadPoolExecutor(max_workers=1)``: TTS is CPU-bound and espeak-ng is
   not thread-safe, so tasks run one after another; later submissions wait in
@@ -10,19 +11,25 @@ Design (spec ``audio-generation-api.md`` §3.3–3.4, tasks 03.02.01/02/06/12):
   the worker writes it, every access goes through the lock and readers get
   status bodies computed from it, never the live objects. A condition on the
   same lock (``_changed``) wakes event-stream readers on every change.
+- The runner is generic: it owns the queue, the state, claims, cancel, the
+  journal, events and the status body. What a task *does* (a segment, a batch,
+  an export) lives in a service, which reports through
+  :class:`api.tasks.progress.TaskProgress` (stage, step text, weighted phases
+  with done and total units, items done or failed) — a new kind of task adds a
+  service, not runner methods.
 - Statuses: ``PENDING`` -> ``PROCESSING`` -> ``COMPLETED`` | ``FAILED`` |
   ``CANCELLED``. ``CANCELLED`` is StoryFlow's fifth status: a cancelled PENDING
-  task never runs; a PROCESSING one stops at its next cancellation check (the
-  segment being synthesized finishes first).
-- Stages and progress (``state.py``): queued -> preparing -> synthesizing ->
-  writing (per segment) -> finished, with character-weighted progress and an
-  ETA learned per voice and speed (``eta.py``).
+  task never runs; a PROCESSING one stops at its next cancellation check.
 - Claims (dedupe): a task may claim keys such as ``segment:<id>`` or
   ``batch:<project_id>``; while it is active, a second submit with a claimed
-  key raises :class:`DuplicateTaskError` naming the holder.
+  key raises :class:`DuplicateTaskError` naming the holder. Soft claims are
+  taken only if free and may be released one by one while the task runs.
 - Journal (``journal.py``): tasks submitted with ``journal=True`` are written
-  behind to the database (state, segment results, log lines), so their status
-  outlives the in-memory cleanup and they resume after a restart.
+  behind to the database, so their status outlives the in-memory cleanup and
+  they resume after a restart (``api.services.task_recovery``). The journal is
+  a store handed plain rows; it does not know this class.
+- Learned speeds (``eta.py``): when a task ends, each phase with a rate key
+  folds its measured units per second into the profile for the next ETA.
 - Finished tasks are dropped from memory ``settings.TASK_CLEANUP_THRESHOLD``
   seconds (default 3600) after they finish; PENDING and PROCESSING never are.
 - The worker wrapper follows healthchecks' ``sendalerts``: it calls
@@ -43,12 +50,10 @@ from django.db import close_old_connections, connections
 
 from api.tasks import journal as journal_module
 from api.tasks.eta import SpeedProfiles
+from api.tasks.progress import TaskProgress, resolve_phases
 from api.tasks.state import (
-    ACTIVE_STATUSES,
     STAGE_FINISHED,
     STAGE_PREPARING,
-    STAGE_SYNTHESIZING,
-    STAGE_WRITING,
     TASK_CANCELLED,
     TASK_COMPLETED,
     TASK_FAILED,
@@ -56,7 +61,7 @@ from api.tasks.state import (
     TASK_PROCESSING,
     TERMINAL_STATUSES,
     TaskState,
-    done_chars,
+    overall_and_eta,
     status_body,
 )
 
@@ -127,7 +132,7 @@ class TaskManager:
         self._journaled: set[str] = set()
         self._is_shut_down = False
         self.speed_profiles = SpeedProfiles()
-        self.journal = journal_module.TaskJournal(self)
+        self.journal = journal_module.TaskJournal(self._journal_rows)
         self._sweeper_stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep_forever, name="storyflow-task-sweeper", daemon=True)
         self._sweeper.start()
@@ -159,13 +164,14 @@ class TaskManager:
             task_id: the id to register; ``task_<12 hex>`` when omitted
                 (``state.task_id`` when a state is given).
             state: the task's initial :class:`TaskState` (kind, project, segments,
-                voice, character counts); a bare one when omitted. A state
+                params, planned phases); a bare one when omitted. A state
                 rebuilt from the journal resumes an interrupted task.
             claims: dedupe keys this task holds while active; a key another
                 active task holds makes the submit fail.
             soft_claims: keys taken only if free (a batch's segments: a single
                 generate-audio for one of them then joins the batch); released
-                one by one by :meth:`finish_segment` and all at the end.
+                one by one as items finish (``TaskProgress.item_done(release=...)``)
+                and all at the end.
             journal: write the task behind to the database (needs migrated tables).
 
         Returns:
@@ -182,8 +188,9 @@ class TaskManager:
             state.task_id = task_id
         task_id = state.task_id
         claims = tuple(claims)
-        # Outside the lock: the first lookup of a voice/speed reads the database.
-        prior_cps = self.speed_profiles.lookup(state.voice_id, state.speed) if state.voice_id else None
+        soft_claims = tuple(soft_claims)
+        # Outside the lock: the first lookup of a rate key reads the database.
+        state.phases = resolve_phases(state.phases, self.speed_profiles)
         with self._tasks_lock:
             if self._is_shut_down:
                 raise TaskManagerShutdownError("The task manager is shut down; restart the server to run new tasks.")
@@ -195,7 +202,7 @@ class TaskManager:
                     raise DuplicateTaskError(claim, holder)
             state.status = TASK_PENDING
             state.claims = claims
-            state.prior_cps = prior_cps
+            state.soft_claims = soft_claims
             for claim in claims:
                 self._claims[claim] = task_id
             for claim in soft_claims:
@@ -242,6 +249,8 @@ class TaskManager:
                 state.current_step = "Starting"
                 if state.started_at is None:
                     state.started_at = time.time()
+                if state.phase is not None:
+                    state.phase.start()
                 self._notify(state)
             journal_module.set_current_task(task_id if self.is_journaled(task_id) else None)
             logger.info("Task %s started", task_id)
@@ -269,20 +278,20 @@ class TaskManager:
             connections.close_all()
 
     def _finish(self, state: TaskState, status: str) -> None:
-        """Move a task to a terminal status (call under the lock)."""
-        now_mono = time.monotonic()
-        if status != TASK_COMPLETED and state.chars_total:
-            state.final_progress = round(done_chars(state, now_mono, None) / state.chars_total * 100.0, 1)
+        """Move a task to a terminal status (call under the lock).
+
+        The final ``current_step`` is the service's outcome text for COMPLETED
+        and CANCELLED (``TaskProgress.outcome``) and ``Failed: <last error>``.
+        """
+        if status != TASK_COMPLETED:
+            state.final_progress = round(min(99.9, overall_and_eta(state, time.monotonic())[0]), 1)
         state.status = status
         state.stage = STAGE_FINISHED
         state.completed_at = time.time()
-        done, failed = len(state.completed_segments), len(state.errors)
         if status == TASK_COMPLETED:
-            state.current_step = f"Completed: {done} segment{'s' if done != 1 else ''} narrated" + (
-                f", {failed} failed" if failed else ""
-            )
+            state.current_step = state.outcome_completed
         elif status == TASK_CANCELLED:
-            state.current_step = f"Cancelled after {done} segment{'s' if done != 1 else ''}"
+            state.current_step = state.outcome_cancelled
         else:
             last = state.errors[-1]["error"] if state.errors else "unknown error"
             state.current_step = f"Failed: {last}"
@@ -290,16 +299,19 @@ class TaskManager:
         self._notify(state)
 
     def _learn_speed(self, task_id: str) -> None:
-        """Fold the finished task's measured speed into its voice/speed profile."""
+        """Fold each phase's measured speed into its profile (phases with a rate key only)."""
         with self._tasks_lock:
             state = self._tasks.get(task_id)
-            if state is None or not state.voice_id or state.work_chars <= 0:
+            if state is None:
                 return
-            voice_id, speed, chars, seconds = state.voice_id, state.speed, state.work_chars, state.work_seconds
-        try:
-            self.speed_profiles.record(voice_id, speed, chars, seconds)
-        except Exception:
-            logger.exception("Could not update the speed profile")
+            samples = [(p.rate_key, *p.measured()) for p in state.phases if p.rate_key is not None]
+        for rate_key, units, seconds in samples:
+            if units <= 0 or seconds <= 0:
+                continue
+            try:
+                self.speed_profiles.record(rate_key[0], rate_key[1], units, seconds)
+            except Exception:
+                logger.exception("Could not update the speed profile %s", rate_key)
 
     # ------------------------------------------------------------------- reads
 
@@ -351,11 +363,14 @@ class TaskManager:
         with self._tasks_lock:
             return len(self._tasks)
 
-    def journal_fields(self, task_id: str) -> dict[str, Any] | None:
-        """The task's journal row (``TaskRecord`` fields) as of now, or None if not in memory."""
+    def _journal_rows(self, task_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The journal rows (``TaskRecord`` fields) of those tasks still in memory, as of now."""
         with self._tasks_lock:
-            state = self._tasks.get(task_id)
-            return None if state is None else journal_module.record_fields(state)
+            return [journal_module.record_fields(self._tasks[tid]) for tid in task_ids if tid in self._tasks]
+
+    def progress(self, task_id: str) -> TaskProgress:
+        """The progress reporter a task function reports through (see ``progress.py``)."""
+        return TaskProgress(self, task_id)
 
     # ------------------------------------------------------------------ writes
 
@@ -385,81 +400,20 @@ class TaskManager:
             }
             self._notify(state)
 
-    def begin_segment(self, task_id: str, index: int, total: int, segment_id: Any, chars: int) -> None:
-        """The worker starts segment ``index`` (1-based) of ``total``, ``chars`` characters long.
+    def update(self, task_id: str, mutate: Callable[[TaskState], None], *, notify: bool = True) -> bool:
+        """Apply ``mutate(state)`` to the task under the lock, as one change; False if the task is unknown.
 
-        Stage becomes ``preparing``. If the text changed since submit, the
-        task's character total is corrected by the difference.
+        This is how :class:`TaskProgress` changes a task. ``notify=False`` for
+        changes nobody needs to see at once (they go out with the next one).
         """
         with self._tasks_lock:
             state = self._tasks.get(task_id)
             if state is None:
-                return
-            planned = state.planned_chars(str(segment_id))
-            if planned is not None and planned != chars:
-                state.chars_total += chars - planned
-            state.stage = STAGE_PREPARING
-            state.segment_index, state.segment_total = index, total
-            state.segment_chars_total = chars
-            state.segment_chars_done = 0
-            state.chunks_done = state.chunks_total = 0
-            state.segment_started_mono = time.monotonic()
-            state.chunk_started_mono = None
-            state.current_step = f"Preparing {_segment_label(state, index, total)}"
-            self._notify(state)
-
-    def record_chunk(self, task_id: str, chunks_done: int, chunks_total: int, chars_done: int, chars_total: int) -> None:
-        """Engine progress within the current segment (``generate_audio``'s ``on_progress``).
-
-        ``chunks_done < chunks_total``: the next chunk starts (stage ``synthesizing``);
-        ``chunks_done == chunks_total``: all chunks are done (stage ``writing``).
-        ``chars_*`` are the engine's counts; they are scaled to the segment's length.
-        """
-        with self._tasks_lock:
-            state = self._tasks.get(task_id)
-            if state is None:
-                return
-            state.chunks_done, state.chunks_total = chunks_done, chunks_total
-            scale = state.segment_chars_total / chars_total if chars_total else 0.0
-            state.segment_chars_done = min(state.segment_chars_total, round(chars_done * scale))
-            state.chunk_started_mono = time.monotonic()
-            label = _segment_label(state, state.segment_index, state.segment_total)
-            if chunks_done < chunks_total:
-                state.stage = STAGE_SYNTHESIZING
-                state.current_step = f"Synthesizing {label} (chunk {chunks_done + 1} of {chunks_total})"
-            else:
-                state.stage = STAGE_WRITING
-                state.current_step = f"Writing {label}"
-            self._notify(state)
-
-    def finish_segment(self, task_id: str, segment_id: Any, result: dict[str, Any], *, record_error: bool = True) -> None:
-        """Record a segment's outcome: a completed entry (``result["success"]``) or an error.
-
-        Counts its characters as done, its audio seconds and its wall time, and
-        releases the task's claim on the segment, all in one change (readers and
-        the event stream never see half of it). ``result`` is a generation
-        result with ``audio_url``/``duration`` or ``error``. ``record_error=False``
-        leaves the error to the caller (a single-segment task raises it instead).
-        """
-        succeeded = bool(result.get("success"))
-        with self._tasks_lock:
-            state = self._tasks.get(task_id)
-            if state is None:
-                return
-            if succeeded:
-                state.completed_segments.append(_completed_entry(segment_id, result))
-                state.audio_seconds += float(result.get("duration") or 0.0)
-                state.work_chars += state.segment_chars_total
-                if state.segment_started_mono is not None:
-                    state.work_seconds += time.monotonic() - state.segment_started_mono
-            elif record_error:
-                state.errors.append(_error_entry(segment_id, result.get("error") or "unknown error"))
-            state.chars_finished += state.segment_chars_total
-            state.segment_chars_total = state.segment_chars_done = 0
-            state.chunks_done = state.chunks_total = 0
-            state.segment_started_mono = state.chunk_started_mono = None
-            self._release_claim(f"segment:{segment_id}", task_id)  # the batch no longer covers it
-            self._notify(state)
+                return False
+            mutate(state)
+            if notify:
+                self._notify(state)
+            return True
 
     def add_completed_segment(self, task_id: str, segment_id: Any, result: dict[str, Any]) -> None:
         """Append ``{"segment_id", "audio_url", "duration"}`` to the task's completed segments.
@@ -507,12 +461,14 @@ class TaskManager:
         if self._claims.get(claim) == task_id:
             del self._claims[claim]
 
+    def release_claim_locked(self, claim: str, task_id: str) -> None:
+        """Drop ``claim`` if ``task_id`` holds it. Call with the lock held (inside :meth:`update`)."""
+        self._release_claim(claim, task_id)
+
     def _release_claims(self, state: TaskState) -> None:
-        """Drop every claim the task holds: its own and its segments' (call under the lock)."""
-        for claim in state.claims:
+        """Drop every claim the task holds, hard and soft (call under the lock)."""
+        for claim in (*state.claims, *state.soft_claims):
             self._release_claim(claim, state.task_id)
-        for segment_id in state.segment_ids:
-            self._release_claim(f"segment:{segment_id}", state.task_id)
 
     def claim_holder(self, claim: str) -> str | None:
         """The id of the active task holding ``claim``, or None."""
@@ -605,10 +561,6 @@ def _completed_entry(segment_id: Any, result: dict[str, Any]) -> dict[str, Any]:
 
 def _error_entry(segment_id: Any, message: str) -> dict[str, Any]:
     return {"segment_id": None if segment_id is None else str(segment_id), "error": str(message)}
-
-
-def _segment_label(state: TaskState, index: int, total: int) -> str:
-    return f"segment {index} of {total}" if state.kind == "batch" else "segment"
 
 
 def _register_exit_hook(hook: Callable[[], None]) -> None:

@@ -1,10 +1,18 @@
-"""A task's live state (:class:`TaskState`) and the status body computed from it.
+"""A task's live state (:class:`TaskState`), its weighted phases (:class:`Phase`) and the status body.
 
-The TaskManager keeps one ``TaskState`` per task in its lock-guarded registry.
-``TaskState`` has ``__slots__`` (10,000 tracked tasks must fit in 30 MB) and is
-only touched under the manager's lock; readers get :func:`status_body`, a plain
-dict computed at read time, so interpolated values (``overall_progress``,
-``eta_seconds``) are fresh on every read.
+The runner (``manager.py``) keeps one ``TaskState`` per task in its lock-guarded
+registry. ``TaskState`` has ``__slots__`` (10,000 tracked tasks must fit in
+30 MB) and is only touched under the runner's lock; readers get
+:func:`status_body`, a plain dict computed at read time, so interpolated values
+(``overall_progress``, ``eta_seconds``) are fresh on every read.
+
+Nothing here knows what a segment, a batch or an export is. A task's work is
+divided into **phases** (``synthesis`` in characters, ``encoding`` in seconds
+of audio, …), each with a weight (its share of ``overall_progress``), a unit
+total, the units done, and optionally a *rate key* under which its speed
+(units per wall second) is learned across tasks (``eta.py``). The ETA is the
+sum over the phases still to run of their remaining units divided by their
+expected rate.
 
 Status body (spec ``audio-generation-api.md`` §3.2.3 fields first, then
 StoryFlow's progress fields)::
@@ -14,16 +22,17 @@ StoryFlow's progress fields)::
       "progress": {"current": int, "total": int, "percentage": int, ...},
       "completed_segments": [{"segment_id", "audio_url", "duration"}],
       "errors": [{"segment_id": str | None, "error": str}],
-      "kind": "segment|batch|task", "project_id": str | None, "segment_id": str | None,
+      "kind": "segment|batch|export|task", "project_id": str | None, "segment_id": str | None,
       "segment_ids": [str],
-      "stage": "queued|preparing|synthesizing|writing|finished",
+      "stage": "queued|preparing|synthesizing|writing|assembling|encoding|captions|packaging|finished",
       "current_step": str,
-      "overall_progress": float,   # 0-100, character-weighted, includes the chunk in flight
-      "eta_seconds": float | None, # seconds left; None until a speed is known
+      "overall_progress": float,   # 0-100, weighted over the phases, includes the piece in flight
+      "eta_seconds": float | None, # seconds left; None until every remaining phase has a speed
       "elapsed_seconds": float,    # since the task started (0 while queued)
       "audio_seconds": float,      # audio generated so far
       "realtime_factor": float | None,  # wall seconds per audio second of finished segments
       "created_at": str, "started_at": str | None, "completed_at": str | None,  # ISO 8601, UTC
+      "result": dict | None,       # what a finished task made (an export: {"export_id", "url"})
     }
 """
 from __future__ import annotations
@@ -50,17 +59,112 @@ STAGE_QUEUED = "queued"
 STAGE_PREPARING = "preparing"
 STAGE_SYNTHESIZING = "synthesizing"
 STAGE_WRITING = "writing"
+STAGE_ASSEMBLING = "assembling"
+STAGE_ENCODING = "encoding"
+STAGE_CAPTIONS = "captions"
+STAGE_PACKAGING = "packaging"
 STAGE_FINISHED = "finished"
-STAGES = (STAGE_QUEUED, STAGE_PREPARING, STAGE_SYNTHESIZING, STAGE_WRITING, STAGE_FINISHED)
+STAGES = (
+    STAGE_QUEUED, STAGE_PREPARING, STAGE_SYNTHESIZING, STAGE_WRITING, STAGE_ASSEMBLING,
+    STAGE_ENCODING, STAGE_CAPTIONS, STAGE_PACKAGING, STAGE_FINISHED,
+)
+
+
+@dataclass(slots=True)
+class Phase:
+    """One weighted part of a task's work, measured in its own units.
+
+    Attributes:
+        name: e.g. ``"synthesis"`` (characters) or ``"encoding"`` (seconds of audio).
+        units_total: units of work in the phase (> 0 to count).
+        weight: share of ``overall_progress`` (the weights of a task are normalized).
+        rate_key: ``(key, factor)`` under which the phase's speed is learned
+            (``SpeedProfiles``), e.g. ``("jf_alpha", 1.0)``; None = not learned.
+        default_rate: units per second assumed before anything is measured or
+            learned; None = the ETA stays unknown until a speed is known.
+        prior_rate: the learned speed looked up when the phase was planned.
+        units_done: units finished (items done or failed).
+        base_units: units already done when this run of the phase started
+            (a resumed task); they are not part of the measured speed.
+        unmeasured_units: units finished without real work (failed items), kept
+            out of the measured speed.
+        started_mono / last_mono: monotonic seconds of the phase's start in this
+            run and of its last progress report.
+        inflight_units / inflight_mono: expected units of the piece now being
+            worked on and when it started (interpolated between reports).
+    """
+
+    name: str
+    units_total: float = 0.0
+    weight: float = 1.0
+    rate_key: tuple[str, float] | None = None
+    default_rate: float | None = None
+    prior_rate: float | None = None
+    units_done: float = 0.0
+    base_units: float = 0.0
+    unmeasured_units: float = 0.0
+    started_mono: float | None = None
+    last_mono: float | None = None
+    inflight_units: float = 0.0
+    inflight_mono: float | None = None
+
+    def start(self, now_mono: float | None = None) -> None:
+        """Start (or restart) this run of the phase: timers from now, units so far unmeasured."""
+        now = time.monotonic() if now_mono is None else now_mono
+        self.started_mono = self.last_mono = now
+        self.base_units = self.units_done
+        self.unmeasured_units = 0.0
+        self.inflight_units, self.inflight_mono = 0.0, None
+
+    def measured(self) -> tuple[float, float]:
+        """``(units, seconds)`` of real work measured in this run of the phase."""
+        if self.started_mono is None or self.last_mono is None:
+            return 0.0, 0.0
+        units = self.units_done - self.base_units - self.unmeasured_units
+        return max(0.0, units), max(0.0, self.last_mono - self.started_mono)
+
+    def rate(self) -> float | None:
+        """Expected units per second: learned prior blended with this run's measurement, else the default."""
+        units, seconds = self.measured()
+        rate = blend_speed(self.prior_rate, units, seconds)
+        return rate if rate is not None else self.default_rate
+
+    def done_now(self, now_mono: float, rate: float | None) -> float:
+        """Units counted as done now, with the piece in flight interpolated at ``rate``."""
+        done = self.units_done
+        if self.inflight_mono is not None and self.inflight_units > 0:
+            done += interpolate_inflight(now_mono - self.inflight_mono, rate, self.inflight_units)
+        return min(done, self.units_total)
+
+    def to_json(self) -> dict[str, Any]:
+        """The phase as journaled (plan and progress; timers are per run and not kept)."""
+        return {
+            "name": self.name, "units_total": self.units_total, "weight": self.weight,
+            "rate_key": list(self.rate_key) if self.rate_key else None, "default_rate": self.default_rate,
+            "units_done": self.units_done,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Phase":
+        """Inverse of :meth:`to_json`."""
+        key = data.get("rate_key")
+        return cls(
+            name=data["name"], units_total=float(data.get("units_total") or 0.0), weight=float(data.get("weight") or 0.0),
+            rate_key=(str(key[0]), float(key[1])) if key else None, default_rate=data.get("default_rate"),
+            units_done=float(data.get("units_done") or 0.0),
+        )
 
 
 @dataclass(slots=True)
 class TaskState:
-    """Everything the manager knows about one task. Mutated only under the manager's lock.
+    """Everything the runner knows about one task. Mutated only under the runner's lock.
 
     Times: ``*_at`` are wall-clock ``time.time()`` seconds; ``*_mono`` are
-    ``time.monotonic()`` seconds, used for durations. Characters are Python
-    string lengths of segment texts.
+    ``time.monotonic()`` seconds, used for durations.
+
+    ``kind``, ``project_id``, ``segment_id`` and ``segment_ids`` describe what the
+    task is about (they are status body fields); ``params`` holds what its
+    service needs to run it again after a restart (voice, speed, format, …).
     """
 
     task_id: str
@@ -68,52 +172,43 @@ class TaskState:
     project_id: str | None = None
     segment_id: str | None = None
     segment_ids: tuple[str, ...] = ()
-    #: Characters of each of ``segment_ids`` at submit time (same order).
-    segment_chars_planned: tuple[int, ...] = ()
-    voice_id: str | None = None
-    speed: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
     status: str = TASK_PENDING
     stage: str = STAGE_QUEUED
     current_step: str = "Queued"
     progress: dict[str, Any] = field(default_factory=lambda: {"current": 0, "total": 0, "percentage": 0})
     completed_segments: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     completed_at: float | None = None
     cancel_requested: bool = False
     claims: tuple[str, ...] = ()
+    soft_claims: tuple[str, ...] = ()
     #: Bumped on every change; the event stream waits for it to move.
     version: int = 0
-    # ---- character accounting for overall_progress and the ETA
-    chars_total: int = 0
-    chars_finished: int = 0  # segments done or failed
-    segment_chars_total: int = 0  # the segment in progress
-    segment_chars_done: int = 0  # its chunks reported done
-    chunks_done: int = 0
-    chunks_total: int = 0
-    segment_index: int = 0  # 1-based position of the segment in progress
-    segment_total: int = 0
-    segment_started_mono: float | None = None
-    chunk_started_mono: float | None = None  # when the chunk in flight began
-    # ---- measured work, for the ETA and the real-time factor
-    prior_cps: float | None = None  # learned chars/s for voice+speed at submit time
-    work_chars: int = 0  # characters of finished segments (successful ones)
-    work_seconds: float = 0.0  # wall seconds those segments took
+    phases: list[Phase] = field(default_factory=list)
+    phase_index: int = 0
+    #: Wall seconds spent on the items that produced audio, and that audio's length.
+    work_seconds: float = 0.0
     audio_seconds: float = 0.0
+    #: Texts for the final ``current_step``, set by the service as it goes.
+    outcome_completed: str = "Completed"
+    outcome_cancelled: str = "Cancelled"
     #: Frozen overall_progress of a task that ended (FAILED/CANCELLED keep where they stopped).
     final_progress: float | None = None
-
-    def planned_chars(self, segment_id: str) -> int | None:
-        """Characters ``segment_id`` had at submit time, or None if not planned."""
-        try:
-            return self.segment_chars_planned[self.segment_ids.index(segment_id)]
-        except (ValueError, IndexError):
-            return None
 
     def touch(self) -> None:
         """Mark a change (the event stream sends a new event)."""
         self.version += 1
+
+    @property
+    def phase(self) -> Phase | None:
+        """The phase now running (or planned first), None if the task planned none."""
+        if 0 <= self.phase_index < len(self.phases):
+            return self.phases[self.phase_index]
+        return None
 
 
 def iso(ts: float | None) -> str | None:
@@ -123,51 +218,48 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def current_speed(state: TaskState) -> float | None:
-    """Expected chars/s: the learned prior blended with what this task has measured so far.
+def overall_and_eta(state: TaskState, now_mono: float) -> tuple[float, float | None]:
+    """``(overall progress 0–100, ETA seconds or None)`` of a running or queued task.
 
-    The measurement counts finished segments plus, for the segment in flight,
-    the chunks done and the time up to the last chunk report.
+    Overall progress is the weighted mean of the phases' done fractions (the
+    piece in flight interpolated); the ETA sums each unfinished phase's
+    remaining units over its expected rate, and is None if one of them has no
+    rate yet. A task without phases is at 0 with no ETA.
     """
-    chars = state.work_chars
-    seconds = state.work_seconds
-    if state.segment_started_mono is not None and state.segment_chars_done and state.chunk_started_mono:
-        chars += state.segment_chars_done
-        seconds += state.chunk_started_mono - state.segment_started_mono
-    return blend_speed(state.prior_cps, chars, seconds)
-
-
-def done_chars(state: TaskState, now_mono: float, cps: float | None) -> float:
-    """Characters counted as done now, with the chunk in flight interpolated."""
-    done = float(state.chars_finished + state.segment_chars_done)
-    if state.stage == STAGE_SYNTHESIZING and state.chunk_started_mono is not None and state.chunks_total:
-        remaining_chunks = max(1, state.chunks_total - state.chunks_done)
-        expected_chunk = (state.segment_chars_total - state.segment_chars_done) / remaining_chunks
-        done += interpolate_inflight(now_mono - state.chunk_started_mono, cps, expected_chunk)
-    return min(done, float(state.chars_total))
+    total_weight = sum(p.weight for p in state.phases if p.units_total > 0)
+    if total_weight <= 0:
+        return 0.0, None
+    overall = 0.0
+    eta: float | None = 0.0
+    for phase in state.phases:
+        if phase.units_total <= 0:
+            continue
+        rate = phase.rate()
+        done = phase.done_now(now_mono, rate)
+        overall += phase.weight / total_weight * (done / phase.units_total)
+        remaining = phase.units_total - done
+        if eta is not None and remaining > 0:
+            left = estimate_eta(remaining, rate)
+            eta = None if left is None else eta + left
+    return overall * 100.0, (None if eta is None else round(eta, 1))
 
 
 def status_body(state: TaskState, now: float | None = None, now_mono: float | None = None) -> dict[str, Any]:
     """The task's status body (see the module docstring), computed at ``now``.
 
     The returned dict owns all its nested dicts and lists. Call under the
-    manager's lock (it reads the live state).
+    runner's lock (it reads the live state).
     """
     now = time.time() if now is None else now
     now_mono = time.monotonic() if now_mono is None else now_mono
-    terminal = state.status in TERMINAL_STATUSES
-    cps = current_speed(state)
 
     if state.status == TASK_COMPLETED:
         overall, eta = 100.0, 0.0
-    elif terminal:
+    elif state.status in TERMINAL_STATUSES:
         overall, eta = (state.final_progress or 0.0), None
-    elif state.chars_total > 0:
-        done = done_chars(state, now_mono, cps)
-        overall = min(99.9, done / state.chars_total * 100.0)
-        eta = estimate_eta(state.chars_total - done, cps)
     else:
-        overall, eta = 0.0, None
+        overall, eta = overall_and_eta(state, now_mono)
+        overall = min(99.9, overall)
 
     if state.started_at is None:
         elapsed = 0.0
@@ -194,4 +286,5 @@ def status_body(state: TaskState, now: float | None = None, now_mono: float | No
         "created_at": iso(state.created_at),
         "started_at": iso(state.started_at),
         "completed_at": iso(state.completed_at),
+        "result": dict(state.result) if state.result is not None else None,
     }

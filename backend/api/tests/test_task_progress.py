@@ -11,7 +11,7 @@ import time
 import pytest
 
 from api.models import SynthesisSpeedProfile
-from api.tasks import TaskManager, TaskState, status_body
+from api.tasks import Phase, TaskManager, TaskState, status_body
 from api.tasks.eta import BLEND_CHARS, SpeedProfiles, blend_speed, estimate_eta, interpolate_inflight
 from api.tasks.state import STAGE_SYNTHESIZING
 from api.tests.conftest import wait_for_task
@@ -46,42 +46,45 @@ def test_estimate_eta_needs_a_speed():
 
 
 def _synthetic_batch(prior_cps):
-    """Ten 100-character segments, each in two 50-character chunks."""
+    """Ten 100-character segments, each in two 50-character chunks: one synthesis phase of 1000 characters."""
+    phase = Phase("synthesis", units_total=1000.0, prior_rate=prior_cps)
     return TaskState(
         task_id="t",
         kind="batch",
         status="PROCESSING",
         segment_ids=tuple(f"s{i}" for i in range(10)),
-        segment_chars_planned=(100,) * 10,
-        chars_total=1000,
-        prior_cps=prior_cps,
+        phases=[phase],
         started_at=1000.0,
     )
 
 
 def _simulate(state, cps, seconds_per_segment_overhead=0.0, sample_every=0.1):
-    """Run the synthetic batch at ``cps`` chars/s; yield (elapsed, overall %, eta) every ``sample_every`` s."""
+    """Run the synthetic batch at ``cps`` chars/s as the segment service reports it.
+
+    Returns ``([(elapsed, overall %, eta), ...] every sample_every s, total seconds)``.
+    """
+    phase = state.phases[0]
+    phase.start(now_mono=0.0)
     t = 0.0
     samples = []
-    for _ in range(10):
-        state.segment_started_mono = t
-        state.segment_chars_total, state.segment_chars_done = 100, 0
+    for segment in range(10):
         for chunk in range(2):
+            # advance(done, inflight=50): the next chunk starts now
+            phase.units_done = segment * 100 + chunk * 50
+            phase.last_mono = t
+            phase.inflight_units, phase.inflight_mono = 50.0, t
             state.stage = STAGE_SYNTHESIZING
-            state.chunks_done, state.chunks_total = chunk, 2
-            state.chunk_started_mono = t
             end = t + 50 / cps
             while t < end:
                 body = status_body(state, now=1000.0 + t, now_mono=t)
                 samples.append((t, body["overall_progress"], body["eta_seconds"]))
                 t += sample_every
             t = end
-            state.segment_chars_done += 50
         t += seconds_per_segment_overhead
-        state.chars_finished += 100
-        state.work_chars += 100
-        state.work_seconds += t - state.segment_started_mono
-        state.segment_chars_done = 0
+        # item_done(done=...): the segment's characters are finished
+        phase.units_done = (segment + 1) * 100
+        phase.last_mono = t
+        phase.inflight_units, phase.inflight_mono = 0.0, None
     return samples, t
 
 

@@ -18,6 +18,7 @@ SPEC_FIELDS = ["task_id", "status", "progress", "completed_segments", "errors"]
 PROGRESS_FIELDS = {
     "kind", "project_id", "segment_id", "segment_ids", "stage", "current_step", "overall_progress",
     "eta_seconds", "elapsed_seconds", "audio_seconds", "realtime_factor", "created_at", "started_at", "completed_at",
+    "result",
 }
 
 

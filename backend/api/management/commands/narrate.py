@@ -23,7 +23,8 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from api.models import Segment
-from api.services.audio_generation import GenerationRejected, start_project_audio_generation
+from api.services.audio_generation import start_project_audio_generation
+from api.services.errors import ServiceError
 from api.services.media_files import project_media_dir
 from api.services.story_import import import_story, parse_story_file
 from api.tasks import TERMINAL_STATUSES, get_task_manager
@@ -71,8 +72,8 @@ class Command(BaseCommand):
 
         try:
             status_code, body = start_project_audio_generation(project, voice_id=voice, speed=speed)
-        except GenerationRejected as rejected:
-            raise CommandError(rejected.body["error"]) from rejected
+        except ServiceError as rejected:
+            raise CommandError(rejected.message) from rejected
         if status_code != 202:
             raise CommandError(body["message"])
 

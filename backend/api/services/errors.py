@@ -1,0 +1,127 @@
+"""Domain exceptions raised by the services, each saying what to fix.
+
+Services never speak HTTP: the API maps each exception to its status code in one
+place (``api.exceptions.json_exception_handler``), and ``manage.py narrate``
+prints the same message. The body of an API error is ``{"error": message,
+**exc.details}``; the spec's texts (``audio-generation-api.md`` §3.2.1) are kept
+word for word.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of the domain errors: ``message`` for people, ``details`` for the JSON body."""
+
+    def __init__(self, message: str, **details: Any):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+# ----------------------------------------------------------------- bad input (400)
+
+
+class EmptyText(ServiceError):
+    """The segment has no text to narrate."""
+
+    def __init__(self):
+        super().__init__("Segment has no text content to generate audio from.")
+
+
+class UnknownVoice(ServiceError):
+    """The voice is not one of the installed model's voices (``details["available_voices"]``)."""
+
+    def __init__(self, voice_id: str, available: list[str]):
+        super().__init__(
+            f"Voice '{voice_id}' is not available in the installed model. "
+            f"Choose one of {', '.join(available)} with PATCH /api/settings/.",
+            available_voices=list(available),
+        )
+
+
+class SpeedOutOfRange(ServiceError):
+    """The speed factor is outside the engine's range."""
+
+    def __init__(self, speed: float, low: float, high: float):
+        super().__init__(f"Speed {speed} is outside {low}–{high}.")
+
+
+class UnsupportedExportFormat(ServiceError):
+    """An export format StoryFlow does not write (``details["formats"]`` lists those it does)."""
+
+    def __init__(self, fmt: Any, formats: list[str]):
+        super().__init__(f"Unsupported export format {fmt!r}; choose one of {', '.join(formats)}.", formats=list(formats))
+
+
+class NothingToExport(ServiceError):
+    """The project has no segment to narrate."""
+
+    def __init__(self):
+        super().__init__("The project has no segments with text to export. Add or import text first.")
+
+
+class BadChapterRange(ServiceError):
+    """A chapter range outside the project's chapters."""
+
+
+# ------------------------------------------------------------------ conflicts (409)
+
+
+class SegmentLocked(ServiceError):
+    """The segment is locked against regeneration."""
+
+    def __init__(self):
+        super().__init__("Segment is locked. Unlock before generating audio.")
+
+
+class BatchAlreadyRunning(ServiceError):
+    """The project already has an active batch (``details["task_id"]``)."""
+
+    def __init__(self, task_id: str):
+        super().__init__(
+            "This project already has a batch generating audio. Follow it with GET /api/tasks/{task_id}/status/ "
+            "or cancel it with POST /api/tasks/{task_id}/cancel/ before starting another.",
+            task_id=task_id,
+        )
+
+
+class ExportAlreadyRunning(ServiceError):
+    """The project already has an active export (``details["task_id"]``)."""
+
+    def __init__(self, task_id: str):
+        super().__init__(
+            "This project already has an export running. Follow it with GET /api/tasks/{task_id}/status/ "
+            "or cancel it with POST /api/tasks/{task_id}/cancel/ before starting another.",
+            task_id=task_id,
+        )
+
+
+class MissingAudio(ServiceError):
+    """Segments have no audio yet (``details["segments_without_audio"]``: ``[{"segment_id", "sequence_index"}]``)."""
+
+    def __init__(self, segments: list[dict[str, Any]]):
+        count = len(segments)
+        super().__init__(
+            f"{count} segment{'s have' if count != 1 else ' has'} no audio yet. Generate it first "
+            f"(POST /api/projects/{{id}}/generate-all-audio/) or export with \"generate_missing\": true.",
+            segments_without_audio=list(segments),
+        )
+
+
+# --------------------------------------------------------------- unavailable (503)
+
+
+class ModelUnavailable(ServiceError):
+    """No TTS model is installed (the spec's body, word for word: it names the spec's model file).
+
+    The fix is ``python manage.py install_model`` (``scripts/setup`` runs it).
+    """
+
+    def __init__(self):
+        super().__init__("TTS model not available. Please install kokoro-v0_19.onnx.")
+
+
+class TasksShutDown(ServiceError):
+    """The task runner is shut down (the server is stopping)."""

@@ -1,46 +1,51 @@
 "use client";
 /**
  * The projects page: every project with its size and narration length, a
- * form to create an empty project, a form to import a story (pasted, or read
- * from a `.txt` file), and delete with an inline confirmation.
+ * form to create an empty project, a form to import a story (pasted text, or
+ * a `.txt`, `.md` or `.epub` file uploaded as it is), and delete with an
+ * inline confirmation.
  */
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useRef, useState } from "react";
 
-import { useCreateProject, useDeleteProject, useImportStory, useProjects } from "@/hooks/useApi";
-import { formatDate, formatDuration } from "@/lib/format";
-
-/** Title from a story file: its first line `# Title`, else the file name without its extension. */
-export function titleFromFile(fileName: string, text: string): string {
-  const first = text.split(/\r?\n/, 1)[0]?.trim() ?? "";
-  const heading = /^#{1,6}\s+(.+)$/.exec(first);
-  if (heading) return heading[1].trim();
-  return fileName.replace(/\.[^.]+$/, "").replace(/[_-]+/g, " ").trim() || "Untitled story";
-}
+import { useCreateProject, useDeleteProject, useImportStory, useImportStoryFile, useProjects } from "@/hooks/useApi";
+import { formatBytes, formatDate, formatDuration } from "@/lib/format";
+import { importFileProblem } from "@/lib/importFile";
+import { IMPORT_FILE_EXTENSIONS } from "@/lib/types";
 
 export function ProjectsPage() {
   const router = useRouter();
   const projects = useProjects();
   const createProject = useCreateProject();
   const importStory = useImportStory();
+  const importFile = useImportStoryFile();
   const deleteProject = useDeleteProject();
 
   const [newTitle, setNewTitle] = useState("");
   const [importTitle, setImportTitle] = useState("");
   const [importText, setImportText] = useState("");
-  const [fileNote, setFileNote] = useState<string | null>(null);
+  const [file, setFile] = useState<File | null>(null);
+  const [fileProblem, setFileProblem] = useState<string | null>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
 
   const paragraphs = importText.split(/\n[ \t]*\n/).filter((part) => part.trim()).length;
+  const importing = importStory.isPending || importFile.isPending;
+  const importError = file ? importFile.error : importStory.error;
 
-  const onFile = async (file: File | undefined) => {
-    if (!file) return;
-    const text = await file.text();
-    setImportText(text);
-    if (!importTitle.trim()) setImportTitle(titleFromFile(file.name, text));
-    setFileNote(`Read ${file.name} (${text.length.toLocaleString()} characters).`);
+  const chooseFile = (chosen: File | undefined) => {
+    importFile.reset();
+    setFile(chosen ?? null);
+    setFileProblem(chosen ? importFileProblem(chosen) : null);
   };
+  const clearFile = () => {
+    chooseFile(undefined);
+    if (fileInput.current) fileInput.current.value = "";
+  };
+  const openProject = (project: { id: string }) => router.push(`/projects/${project.id}`);
+
+  const canImport = file ? !fileProblem : !!importText.trim() && !!importTitle.trim();
 
   return (
     <div className="projects">
@@ -51,44 +56,73 @@ export function ProjectsPage() {
       <div className="columns">
         <section className="panel" aria-labelledby="import-heading">
           <h2 id="import-heading">Import a story</h2>
-          <p className="muted">One segment per paragraph (paragraphs are separated by a blank line).</p>
+          <p className="muted">
+            Paste a story (one segment per paragraph; a blank line starts a new one), or choose a{" "}
+            <code>.txt</code>, <code>.md</code> or <code>.epub</code> file. Markdown <code>#</code> headings and EPUB
+            chapters become chapters.
+          </p>
           <form
             onSubmit={(event) => {
               event.preventDefault();
-              importStory.mutate(
-                { title: importTitle.trim(), text: importText },
-                { onSuccess: (project) => router.push(`/projects/${project.id}`) },
-              );
+              if (!canImport || importing) return;
+              if (file) importFile.mutate({ file, title: importTitle.trim() }, { onSuccess: openProject });
+              else importStory.mutate({ title: importTitle.trim(), text: importText }, { onSuccess: openProject });
             }}
           >
             <label className="field">
-              <span>Title</span>
-              <input value={importTitle} onChange={(event) => setImportTitle(event.target.value)} required maxLength={255} />
-            </label>
-            <label className="field">
-              <span>Story text</span>
-              <textarea
-                value={importText}
-                onChange={(event) => setImportText(event.target.value)}
-                rows={8}
-                required
-                placeholder={"Paste the story here.\n\nA blank line starts a new segment."}
+              <span>Title{file ? " (optional: the book's own title is used when blank)" : ""}</span>
+              <input
+                value={importTitle}
+                onChange={(event) => setImportTitle(event.target.value)}
+                required={!file}
+                maxLength={255}
               />
             </label>
+            {file ? null : (
+              <label className="field">
+                <span>Story text</span>
+                <textarea
+                  value={importText}
+                  onChange={(event) => setImportText(event.target.value)}
+                  rows={8}
+                  required
+                  placeholder={"Paste the story here.\n\nA blank line starts a new segment.\n\n# A heading starts a chapter"}
+                />
+              </label>
+            )}
             <label className="field file">
-              <span>…or read a .txt file</span>
-              <input type="file" accept=".txt,text/plain" onChange={(event) => onFile(event.target.files?.[0])} />
+              <span>{file ? "File" : "…or import a file"} (.txt, .md or .epub, up to 50 MB)</span>
+              <input
+                ref={fileInput}
+                type="file"
+                accept={`${IMPORT_FILE_EXTENSIONS.join(",")},text/plain,text/markdown,application/epub+zip`}
+                onChange={(event) => chooseFile(event.target.files?.[0])}
+              />
             </label>
-            {fileNote ? <p className="muted">{fileNote}</p> : null}
-            <div className="form-row">
-              <button type="submit" className="button primary" disabled={importStory.isPending || !importText.trim() || !importTitle.trim()}>
-                {importStory.isPending ? "Importing…" : "Import"}
-              </button>
-              <span className="muted">{importText.trim() ? `${paragraphs} paragraph${paragraphs === 1 ? "" : "s"}` : ""}</span>
-            </div>
-            {importStory.isError ? (
+            {file ? (
+              <p className="muted file-chosen" data-testid="import-file">
+                {file.name} ({formatBytes(file.size)}) will be uploaded and imported.{" "}
+                <button type="button" className="button small quiet" onClick={clearFile}>
+                  Paste text instead
+                </button>
+              </p>
+            ) : null}
+            {fileProblem ? (
               <p className="inline-error" role="alert">
-                {importStory.error.message}
+                {fileProblem}
+              </p>
+            ) : null}
+            <div className="form-row">
+              <button type="submit" className="button primary" disabled={importing || !canImport}>
+                {importing ? (file ? "Uploading…" : "Importing…") : "Import"}
+              </button>
+              <span className="muted">
+                {!file && importText.trim() ? `${paragraphs} paragraph${paragraphs === 1 ? "" : "s"}` : ""}
+              </span>
+            </div>
+            {importError ? (
+              <p className="inline-error" role="alert" data-testid="import-error">
+                {importError.message}
               </p>
             ) : null}
           </form>

@@ -1,14 +1,24 @@
 "use client";
 /**
  * One segment on the timeline: its text (edited inline, saved explicitly),
- * lock, move/add/delete, Generate, the status badge and the audio player.
+ * lock, move/add/delete, Generate, the status badge, the audio player, and
+ * its chapter header when it starts a chapter (mark, rename, unmark).
+ *
+ * While its audio plays, the text is shown read-only with the sentence being
+ * spoken highlighted (from the segment's `cues`, see `lib/cues.ts`); pausing
+ * brings the editable text back.
  */
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
+import { activeCueIndex, locateCues, splitForHighlight } from "@/lib/cues";
 import { errorMessage, formatSeconds } from "@/lib/format";
+import { startsChapter } from "@/lib/playback";
 import type { SegmentState } from "@/lib/segmentState";
 import type { Segment } from "@/lib/types";
+import { ChapterHeader, suggestChapterTitle } from "./ChapterHeader";
 import { StatusBadge } from "./StatusBadge";
+
+const NO_CUES: Segment["cues"] = [];
 
 export interface SegmentCardProps {
   segment: Segment;
@@ -21,6 +31,10 @@ export interface SegmentCardProps {
   audioSrc: string | null;
   /** True while this segment is the one Play all is playing. */
   playing: boolean;
+  /** 1-based number of the chapter this segment starts (when it has a chapter title), or of the next one to be made. */
+  chapterNumber: number;
+  /** Mark this segment as a chapter start with `title`, rename it, or unmark it (null). */
+  onChapterChange: (title: string | null) => Promise<unknown>;
   /** True while a reorder, add or delete is being saved (the order buttons wait). */
   orderBusy: boolean;
   onSave: (text: string) => Promise<unknown>;
@@ -43,6 +57,33 @@ export function SegmentCard(props: SegmentCardProps) {
   const [saveError, setSaveError] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const lastServerText = useRef(segment.text_content);
+  const [markingChapter, setMarkingChapter] = useState(false);
+
+  // The audio element, for the sentence highlight (the parent gets it too, for Play all).
+  const audioElement = useRef<HTMLAudioElement | null>(null);
+  const { audioRef } = props;
+  const setAudio = useCallback(
+    (element: HTMLAudioElement | null) => {
+      audioElement.current = element;
+      audioRef(element);
+    },
+    [audioRef],
+  );
+  const [audioPlaying, setAudioPlaying] = useState(false);
+  const [cueIndex, setCueIndex] = useState(-1);
+  const cues = segment.cues ?? NO_CUES;
+  useEffect(() => {
+    if (!audioPlaying || !cues.length) return;
+    let frame = 0;
+    const tick = () => {
+      const element = audioElement.current;
+      if (element) setCueIndex(activeCueIndex(cues, element.currentTime));
+      frame = requestAnimationFrame(tick);
+    };
+    frame = requestAnimationFrame(tick);
+    return () => cancelAnimationFrame(frame);
+  }, [audioPlaying, cues]);
+  const cueRanges = useMemo(() => locateCues(segment.text_content, cues), [segment.text_content, cues]);
 
   // Follow the server's text while there are no local edits.
   useEffect(() => {
@@ -54,6 +95,10 @@ export function SegmentCard(props: SegmentCardProps) {
 
   const dirty = draft !== segment.text_content;
   const busy = state.badge === "queued" || state.badge === "generating";
+  const isChapterStart = startsChapter(segment);
+  // Read-along: only while the audio plays, for the saved text it may belong to, when there are cues.
+  const reading = audioPlaying && !dirty && cues.length > 0;
+  const highlight = reading && cueIndex >= 0 ? splitForHighlight(segment.text_content, cueRanges[cueIndex]) : null;
 
   const save = async (): Promise<boolean> => {
     setSaving(true);
@@ -79,8 +124,25 @@ export function SegmentCard(props: SegmentCardProps) {
       className={`segment${segment.is_locked ? " segment-locked" : ""}${playing ? " segment-playing" : ""}${dirty ? " segment-dirty" : ""}`}
       data-testid="segment"
       data-segment-id={segment.id}
+      data-chapter-start={isChapterStart ? "true" : undefined}
       aria-label={`Segment ${position}`}
+      id={`segment-${segment.id}`}
+      tabIndex={-1}
     >
+      {isChapterStart || markingChapter ? (
+        <ChapterHeader
+          title={segment.chapter_title}
+          number={props.chapterNumber}
+          position={position}
+          editing={markingChapter}
+          suggestion={suggestChapterTitle(segment.text_content, props.chapterNumber)}
+          onSave={async (title) => {
+            await props.onChapterChange(title);
+            setMarkingChapter(false);
+          }}
+          onCancelEdit={() => setMarkingChapter(false)}
+        />
+      ) : null}
       <div className="segment-head">
         <span className="segment-number">{position}</span>
         <StatusBadge state={state} />
@@ -101,14 +163,35 @@ export function SegmentCard(props: SegmentCardProps) {
         </button>
       </div>
 
-      <textarea
-        className="segment-text"
-        aria-label={`Text of segment ${position}`}
-        value={draft}
-        readOnly={segment.is_locked}
-        onChange={(event) => setDraft(event.target.value)}
-        rows={Math.min(8, Math.max(2, Math.ceil(draft.length / 80)))}
-      />
+      {reading ? (
+        <div
+          className="segment-text segment-reading"
+          data-testid="segment-reading"
+          data-cue-index={cueIndex}
+          aria-label={`Text of segment ${position}, sentence being spoken highlighted`}
+        >
+          {highlight ? (
+            <>
+              {highlight[0]}
+              <mark className="cue-highlight" data-testid="cue-highlight">
+                {highlight[1]}
+              </mark>
+              {highlight[2]}
+            </>
+          ) : (
+            segment.text_content
+          )}
+        </div>
+      ) : (
+        <textarea
+          className="segment-text"
+          aria-label={`Text of segment ${position}`}
+          value={draft}
+          readOnly={segment.is_locked}
+          onChange={(event) => setDraft(event.target.value)}
+          rows={Math.min(8, Math.max(2, Math.ceil(draft.length / 80)))}
+        />
+      )}
       {saveError ? (
         <p className="inline-error" role="alert">
           {saveError}
@@ -122,8 +205,15 @@ export function SegmentCard(props: SegmentCardProps) {
               controls
               preload="metadata"
               src={audioSrc}
-              ref={props.audioRef}
-              onEnded={props.onAudioEnded}
+              ref={setAudio}
+              onPlay={() => setAudioPlaying(true)}
+              onPause={() => setAudioPlaying(false)}
+              onEnded={() => {
+                setAudioPlaying(false);
+                setCueIndex(-1);
+                props.onAudioEnded();
+              }}
+              onSeeked={(event) => setCueIndex(activeCueIndex(cues, event.currentTarget.currentTime))}
               data-testid="segment-audio"
             />
             <span className="duration" data-testid="segment-duration">
@@ -155,6 +245,16 @@ export function SegmentCard(props: SegmentCardProps) {
         >
           {dirty ? "Save & generate" : segment.audio_file ? "Regenerate" : "Generate"}
         </button>
+        {!isChapterStart && !markingChapter ? (
+          <button
+            type="button"
+            className="button small quiet"
+            onClick={() => setMarkingChapter(true)}
+            title="Start a new chapter at this segment"
+          >
+            Start chapter
+          </button>
+        ) : null}
         <span className="spacer" />
         <button type="button" className="button small quiet" onClick={() => props.onMove(-1)} disabled={orderBusy || position === 1} aria-label={`Move segment ${position} up`}>
           ↑

@@ -1,8 +1,9 @@
 "use client";
 /**
- * The project timeline: segments in sequence order with their editors,
- * Generate all with its options and progress panel, Play all, and the
- * bookkeeping that ties running tasks to segments.
+ * The project timeline: segments in sequence order with their editors and
+ * chapter headers, Generate all with its options and progress panel, Play all
+ * (paced like the exported book), and beside them the chapter list, the
+ * Export panel with the book player and past exports, and the book's pacing.
  *
  * Task tracking: every task the editor starts (or finds running) is
  * "tracked". Each tracked task's status is polled every 2 s until it ends
@@ -10,7 +11,11 @@
  * task get their audio at once, from the task's `completed_segments`, before
  * the project is re-read. Tracked tasks that may still run are remembered in
  * localStorage, and the project's task list (`GET /api/projects/{id}/tasks/`)
- * is read on load, so a reload re-attaches to a running batch.
+ * is read on load, so a reload re-attaches to a running batch or export.
+ *
+ * Play all plays the segments that have audio one after another with the
+ * project's pauses between them (`lib/playback.ts`): lead-in, paragraph
+ * pause, chapter pause before a chapter start, and tail.
  */
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -28,15 +33,19 @@ import {
 import { queryKeys } from "@/hooks/queryKeys";
 import { useTaskEvents } from "@/hooks/useTaskEvents";
 import * as api from "@/lib/api";
-import { errorMessage, formatDuration } from "@/lib/format";
+import { errorMessage, formatDuration, formatSeconds } from "@/lib/format";
 import { moveChanges, renumber, sortSegments, type IndexChange } from "@/lib/order";
+import { playAllPlan, planTimes, startsChapter, type PauseKind, type PlayPlan } from "@/lib/playback";
 import { segmentState } from "@/lib/segmentState";
 import { loadTrackedTasks, saveTrackedTasks, type TrackedTask } from "@/lib/taskMemory";
 import { isTerminalStatus, type ProjectDetail, type Segment, type TaskStatusResponse } from "@/lib/types";
+import { ChapterList } from "./ChapterList";
+import { ExportPanel } from "./ExportPanel";
 import { GenerationProgress } from "./GenerationProgress";
+import { PacingForm } from "./PacingForm";
 import { SegmentCard } from "./SegmentCard";
 
-/** Whether a task found on the server is a batch: `kind` when given, else the task id's `tts_batch_` prefix. */
+/** A task found on the server: its `kind` when given, else guessed from its segment id or its `tts_batch_` prefix. */
 function kindOf(task: TaskStatusResponse): TrackedTask["kind"] {
   if (task.kind) return task.kind;
   if (task.segment_id) return "segment";
@@ -170,6 +179,15 @@ export function Timeline({ projectId }: { projectId: string }) {
     });
   };
 
+  // ------------------------------------------------------------ export task
+  const exportIndex = (() => {
+    for (let index = tracked.length - 1; index >= 0; index -= 1) {
+      if (tracked[index].kind === "export" && !dismissed.has(tracked[index].taskId)) return index;
+    }
+    return -1;
+  })();
+  const exportTaskId = exportIndex >= 0 ? tracked[exportIndex].taskId : null;
+
   // ------------------------------------------------------------ generate
   const [skipLocked, setSkipLocked] = useState(true);
   const [forceRegenerate, setForceRegenerate] = useState(false);
@@ -274,29 +292,68 @@ export function Timeline({ projectId }: { projectId: string }) {
 
   // ------------------------------------------------------------ audio and Play all
   const audioElements = useRef(new Map<string, HTMLAudioElement>());
-  const [playingId, setPlayingId] = useState<string | null>(null);
   const playable = segments.filter((segment) => segment.audio_file);
+  /** What Play all is doing: waiting before a segment, playing it, or the tail after the last. */
+  const [playback, setPlayback] = useState<{
+    phase: "pause" | "playing" | "tail";
+    segmentId: string | null;
+    seconds: number;
+    pauseKind?: PauseKind;
+  } | null>(null);
+  const run = useRef<{ plan: PlayPlan; index: number; timer: ReturnType<typeof setTimeout> | null } | null>(null);
+  const playingId = playback?.phase === "playing" ? playback.segmentId : null;
 
-  const playFrom = (index: number) => {
-    for (const element of audioElements.current.values()) element.pause();
-    const segment = playable[index];
-    const element = segment ? audioElements.current.get(segment.id) : undefined;
-    if (!segment || !element) {
-      setPlayingId(null);
-      return;
-    }
-    setPlayingId(segment.id);
-    element.currentTime = 0;
-    element.play().catch(() => setPlayingId(null));
-    element.closest("li")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  const clearRun = () => {
+    if (run.current?.timer) clearTimeout(run.current.timer);
+    run.current = null;
   };
   const stopPlaying = () => {
+    clearRun();
     for (const element of audioElements.current.values()) element.pause();
-    setPlayingId(null);
+    setPlayback(null);
+  };
+  useEffect(() => () => clearRun(), []);
+
+  /** Step `index` of the current run: its pause, then its audio; past the last step, the tail. */
+  const runStep = (index: number) => {
+    const current = run.current;
+    if (!current) return;
+    current.index = index;
+    const step = current.plan.steps[index];
+    if (!step) {
+      setPlayback({ phase: "tail", segmentId: null, seconds: current.plan.tail });
+      current.timer = setTimeout(() => {
+        if (run.current === current) stopPlaying();
+      }, current.plan.tail * 1000);
+      return;
+    }
+    setPlayback({ phase: "pause", segmentId: step.segmentId, seconds: step.pauseBefore, pauseKind: step.pauseKind });
+    audioElements.current.get(step.segmentId)?.closest("li")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    current.timer = setTimeout(() => {
+      if (run.current !== current) return;
+      current.timer = null;
+      const element = audioElements.current.get(step.segmentId);
+      if (!element) return runStep(index + 1);
+      setPlayback({ phase: "playing", segmentId: step.segmentId, seconds: 0 });
+      element.currentTime = 0;
+      element.play().catch(() => {
+        if (run.current === current) stopPlaying();
+      });
+    }, step.pauseBefore * 1000);
+  };
+
+  /** Play all from position `fromIndex` (0-based) of the timeline. */
+  const playFrom = (fromIndex: number) => {
+    stopPlaying();
+    const plan = playAllPlan(segments, project, fromIndex);
+    if (!plan.steps.length) return;
+    run.current = { plan, index: 0, timer: null };
+    runStep(0);
   };
   const onAudioEnded = (segmentId: string) => {
-    if (playingId !== segmentId) return;
-    playFrom(playable.findIndex((segment) => segment.id === segmentId) + 1);
+    const current = run.current;
+    if (!current || current.timer || current.plan.steps[current.index]?.segmentId !== segmentId) return;
+    runStep(current.index + 1);
   };
 
   const audioVersion = new Map<string, string>();
@@ -327,10 +384,40 @@ export function Timeline({ projectId }: { projectId: string }) {
 
   const totalAudio = segments.reduce((sum, segment) => sum + (segment.audio_duration ?? 0), 0);
   const withAudio = playable.length;
+  const fullPlan = playAllPlan(segments, project);
+  const pacedTotal = planTimes(fullPlan, Object.fromEntries(segments.map((segment) => [segment.id, segment.audio_duration]))).total;
+  const chapters = project.chapters ?? [];
+  const chapterNumbers = new Map<string, number>();
+  {
+    let count = 0;
+    for (const segment of segments) {
+      if (startsChapter(segment)) count += 1;
+      chapterNumbers.set(segment.id, startsChapter(segment) ? count : count + 1);
+    }
+  }
+  const positionOf = (segmentId: string) => segments.findIndex((segment) => segment.id === segmentId) + 1;
+  const jumpTo = (segmentId: string) => {
+    const element = document.getElementById(`segment-${segmentId}`);
+    if (!element) return;
+    element.scrollIntoView({ block: "start", behavior: "smooth" });
+    element.focus({ preventScroll: true });
+    element.classList.remove("segment-flash");
+    void element.offsetWidth; // restart the animation
+    element.classList.add("segment-flash");
+  };
   const labelOf = (segmentId: string) => {
     const index = segments.findIndex((segment) => segment.id === segmentId);
     return index >= 0 ? `Segment ${index + 1}` : "A deleted segment";
   };
+
+  const playLabel = (() => {
+    if (!playback) return null;
+    if (playback.phase === "tail") return `Tail: ${formatSeconds(playback.seconds)} of silence`;
+    const label = `${labelOf(playback.segmentId ?? "").toLowerCase()} of ${segments.length}`;
+    if (playback.phase === "playing") return `Playing ${label}`;
+    const what = playback.pauseKind === "lead-in" ? "Lead-in" : playback.pauseKind === "chapter" ? "Chapter pause" : "Paragraph pause";
+    return `${what} (${formatSeconds(playback.seconds)}) before ${label}`;
+  })();
 
   return (
     <div className="timeline">
@@ -340,8 +427,14 @@ export function Timeline({ projectId }: { projectId: string }) {
             ← Projects
           </Link>
           <h1 data-testid="project-title">{project.title}</h1>
+          {project.author ? (
+            <p className="byline" data-testid="project-author">
+              by {project.author}
+            </p>
+          ) : null}
           <p className="muted" data-testid="project-summary">
             {segments.length} segments · {withAudio} with audio · {formatDuration(totalAudio)} of narration
+            {chapters.length ? ` · ${chapters.length} chapter${chapters.length === 1 ? "" : "s"}` : ""}
           </p>
         </div>
       </div>
@@ -369,19 +462,29 @@ export function Timeline({ projectId }: { projectId: string }) {
             Regenerate existing
           </label>
           <span className="spacer" />
-          {playingId ? (
+          {playback ? (
             <button type="button" className="button" onClick={stopPlaying}>
               Stop
             </button>
           ) : (
-            <button type="button" className="button" onClick={() => playFrom(0)} disabled={!withAudio}>
+            <button
+              type="button"
+              className="button"
+              onClick={() => playFrom(0)}
+              disabled={!withAudio}
+              title={withAudio ? `${formatDuration(pacedTotal)} with the book's pauses` : "No segment has audio yet"}
+            >
               Play all
             </button>
           )}
         </div>
-        {playingId ? (
+        {playback?.phase === "playing" ? (
           <p className="muted" data-testid="now-playing">
-            Playing {labelOf(playingId).toLowerCase()} of {segments.length}
+            {playLabel}
+          </p>
+        ) : playback ? (
+          <p className="muted" data-testid="play-pause">
+            {playLabel}
           </p>
         ) : null}
         {notice ? (
@@ -403,41 +506,67 @@ export function Timeline({ projectId }: { projectId: string }) {
         />
       ) : null}
 
-      {segments.length ? (
-        <ol className="segments" aria-label="Segments">
-          {segments.map((segment, index) => (
-            <SegmentCard
-              key={segment.id}
-              segment={segment}
-              position={index + 1}
-              count={segments.length}
-              state={segmentState(segment, knownStatuses, expectedByTask)}
-              audioSrc={audioSrc(segment)}
-              playing={playingId === segment.id}
-              orderBusy={orderBusy}
-              onSave={(text) => updateSegment.mutateAsync({ segmentId: segment.id, changes: { text_content: text } })}
-              onToggleLock={() => toggleLock(segment)}
-              onMove={(step) => applyOrder(moveChanges(segments, index, step))}
-              onAddBelow={() => addSegmentAfter(index)}
-              onDelete={() => removeSegment(segment)}
-              onGenerate={() => startGenerateSegment(segment)}
-              audioRef={(element) => {
-                if (element) audioElements.current.set(segment.id, element);
-                else audioElements.current.delete(segment.id);
-              }}
-              onAudioEnded={() => onAudioEnded(segment.id)}
-            />
-          ))}
-        </ol>
-      ) : (
-        <div className="panel empty">
-          <p>This project has no segments yet.</p>
+      <div className="timeline-layout">
+        <div className="timeline-main">
+          {segments.length ? (
+            <ol className="segments" aria-label="Segments">
+              {segments.map((segment, index) => (
+                <SegmentCard
+                  key={segment.id}
+                  segment={segment}
+                  position={index + 1}
+                  count={segments.length}
+                  state={segmentState(segment, knownStatuses, expectedByTask)}
+                  audioSrc={audioSrc(segment)}
+                  playing={playingId === segment.id}
+                  orderBusy={orderBusy}
+                  chapterNumber={chapterNumbers.get(segment.id) ?? 1}
+                  onChapterChange={(title) =>
+                    updateSegment.mutateAsync({ segmentId: segment.id, changes: { chapter_title: title } })
+                  }
+                  onSave={(text) => updateSegment.mutateAsync({ segmentId: segment.id, changes: { text_content: text } })}
+                  onToggleLock={() => toggleLock(segment)}
+                  onMove={(step) => applyOrder(moveChanges(segments, index, step))}
+                  onAddBelow={() => addSegmentAfter(index)}
+                  onDelete={() => removeSegment(segment)}
+                  onGenerate={() => startGenerateSegment(segment)}
+                  audioRef={(element) => {
+                    if (element) audioElements.current.set(segment.id, element);
+                    else audioElements.current.delete(segment.id);
+                  }}
+                  onAudioEnded={() => onAudioEnded(segment.id)}
+                />
+              ))}
+            </ol>
+          ) : (
+            <div className="panel empty">
+              <p>This project has no segments yet.</p>
+            </div>
+          )}
+          <div className="timeline-foot">
+            <button type="button" className="button" onClick={() => addSegmentAfter(segments.length - 1)} disabled={orderBusy}>
+              Add segment
+            </button>
+          </div>
         </div>
-      )}
-      <div className="timeline-foot">
-        <button type="button" className="button" onClick={() => addSegmentAfter(segments.length - 1)} disabled={orderBusy}>
-          Add segment
-        </button>
+
+        <aside className="timeline-side" aria-label="Book">
+          <ChapterList
+            chapters={chapters}
+            positionOf={positionOf}
+            onJump={jumpTo}
+            onPlayFrom={withAudio ? (segmentId) => playFrom(positionOf(segmentId) - 1) : undefined}
+          />
+          <ExportPanel
+            projectId={projectId}
+            title={project.title}
+            segments={segments}
+            taskId={exportTaskId}
+            onStarted={(taskId, expected) => track({ taskId, kind: "export", expected })}
+            onDismiss={() => exportTaskId && setDismissed((previous) => new Set(previous).add(exportTaskId))}
+          />
+          <PacingForm project={project} />
+        </aside>
       </div>
     </div>
   );

@@ -20,16 +20,27 @@ interface and never learns how the status is shown.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from api.tasks.state import Phase, TaskState
-
-if TYPE_CHECKING:  # pragma: no cover
-    from api.tasks.manager import TaskManager
 
 #: Units per second assumed for weighting a phase that has neither a learned
 #: nor a default rate (only its share of ``overall_progress`` depends on it).
 FALLBACK_WEIGHT_RATE = 1.0
+
+
+class Runner(Protocol):
+    """What a reporter needs of the runner (``TaskManager`` provides it); no import of the runner here."""
+
+    speed_profiles: Any
+
+    def update(self, task_id: str, mutate: Callable[[TaskState], None], *, notify: bool = True) -> bool: ...
+
+    def is_cancelled(self, task_id: str) -> bool: ...
+
+    def update_task_progress(self, task_id: str, current: int, total: int, **kwargs: Any) -> None: ...
+
+    def release_claim_locked(self, claim: str, task_id: str) -> None: ...
 
 
 class TaskProgress:
@@ -39,7 +50,7 @@ class TaskProgress:
     cleaned up), so a reporter never raises because of the task's life cycle.
     """
 
-    def __init__(self, runner: "TaskManager", task_id: str):
+    def __init__(self, runner: Runner, task_id: str):
         self._runner = runner
         self.task_id = task_id
 

@@ -33,7 +33,9 @@ class FakeEngine:
     ``gate`` makes each call wait for it, so tests can observe PROCESSING.
     Like the real engine it reports ``on_progress(chunks_done, chunks_total,
     chars_done, chars_total)``: once with 0 before synthesis, then after each
-    "chunk" (one per sentence, split at ". "), sleeping ``chunk_delay`` s per chunk.
+    "chunk" (one per sentence, split at ". "), sleeping ``chunk_delay`` s per chunk,
+    and returns ``cues``: one per sentence, its share of the audio in proportion
+    to its characters.
     """
 
     sample_rate = 24000
@@ -72,7 +74,13 @@ class FakeEngine:
         t = np.arange(int(seconds * self.sample_rate)) / self.sample_rate
         audio = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
         path = write_wav_atomic(output_path, audio, self.sample_rate)
-        return {"success": True, "audio_path": str(path), "duration": round(len(audio) / self.sample_rate, 2), "error": None}
+        duration = len(audio) / self.sample_rate
+        cues, start = [], 0.0
+        for part in chunks:
+            end = start + duration * len(part) / total_chars
+            cues.append({"start": round(start, 3), "end": round(end, 3), "text": part.strip()})
+            start = end
+        return {"success": True, "audio_path": str(path), "duration": round(duration, 2), "error": None, "cues": cues}
 
 
 @pytest.fixture

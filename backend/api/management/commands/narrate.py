@@ -1,13 +1,18 @@
-"""``python manage.py narrate PATH [--title T] [--voice V] [--speed S]``: narrate a text file end to end.
+"""``python manage.py narrate PATH [--title T] [--voice V] [--speed S] [--export FORMAT] [--chapters A-B]``.
 
-It imports the file as a project (one segment per paragraph, as
-``POST /api/projects/import/`` does), queues one batch task on the same
-TaskManager the API uses, shows a tqdm progress bar driven by the task's
-status fields (``overall_progress`` in characters, ``stage``, ``current_step``
-and the learned ``eta_seconds``) and ends with the total audio duration, the wall time,
-the real-time factor (RTF = wall seconds / audio seconds; below 1 is faster
-than real time) and the output folder. Ctrl-C cancels cleanly: the segment
-being synthesized finishes and keeps its audio, nothing else starts; a second
+Narrate a manuscript end to end. It imports the file (``.txt``, ``.md`` or
+``.epub``) as a project, as ``POST /api/projects/import/`` does (one segment per
+paragraph, headings start chapters); ``--chapters 1-3`` keeps only those
+chapters. Then it queues one task on the same TaskManager the API uses: a batch
+that narrates every segment, or, with ``--export m4b|mp3|wav|acx``, an export
+task that narrates them and writes the audiobook with its captions. A tqdm
+progress bar follows the task's status fields (``overall_progress``,
+``stage``, ``current_step`` and the learned ``eta_seconds``); the end report
+gives the audio duration, the wall time, the real-time factor (RTF = wall
+seconds / audio seconds; below 1 is faster than real time) and the output: the
+folder of WAVs, or the exported file with its duration, chapter count and size.
+Ctrl-C cancels cleanly: the segment being synthesized finishes and keeps its
+audio, nothing else starts (an export in progress leaves no file); a second
 Ctrl-C exits at once.
 """
 from __future__ import annotations
@@ -17,16 +22,19 @@ import os
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from api.models import Segment
+from api.models import Export, Segment
 from api.services.audio_generation import start_project_audio_generation
+from api.services.audiobook_export import EXPORT_FORMATS, start_project_export
 from api.services.errors import ServiceError
+from api.services.manuscript_import import ManuscriptError, load_manuscript_file, select_chapters
 from api.services.media_files import project_media_dir
-from api.services.story_import import import_story, parse_story_file
+from api.services.story_import import create_project, parse_story_file
 from api.tasks import TERMINAL_STATUSES, get_task_manager
 from core_engine.model_loader import KokoroModelLoader
 
@@ -48,14 +56,30 @@ def read_story(path: Path) -> tuple[str | None, str]:
     return parse_story_file(path.read_text(encoding="utf-8"))
 
 
+def parse_chapter_range(value: str) -> tuple[int, int]:
+    """``"3"`` -> (3, 3), ``"1-3"`` -> (1, 3); CommandError for anything else."""
+    parts = value.replace("–", "-").split("-")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 1:
+        numbers *= 2
+    if len(numbers) != 2:
+        raise CommandError(f"--chapters takes a chapter number or a range such as 1-3, not {value!r}.")
+    return numbers[0], numbers[1]
+
+
 class Command(BaseCommand):
-    help = "Import a UTF-8 text file as a project and narrate all of it with the TTS model."
+    help = "Import a manuscript (.txt, .md, .epub) as a project, narrate it with the TTS model, optionally export the audiobook."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", type=Path, help="UTF-8 text file; paragraphs separated by blank lines")
-        parser.add_argument("--title", help="project title (default: the file's '# ' heading, else its name)")
+        parser.add_argument("path", type=Path, help="manuscript: .txt or .md (UTF-8) or .epub")
+        parser.add_argument("--title", help="project title (default: the book's title or '# ' heading, else the file name)")
         parser.add_argument("--voice", help="voice id (default: GlobalSettings; see GET /api/voices/)")
         parser.add_argument("--speed", type=float, help="speed factor 0.5–2.0 (default: GlobalSettings)")
+        parser.add_argument("--export", choices=EXPORT_FORMATS, help="write the audiobook in this format after narrating")
+        parser.add_argument("--chapters", help="only these chapters, e.g. 1-3 (counting titled chapters from 1)")
 
     def handle(self, *args, path: Path, title: str | None, voice: str | None, speed: float | None, **options):
         if not path.is_file():
@@ -64,23 +88,32 @@ class Command(BaseCommand):
             raise CommandError("No TTS model in models/. Run `python manage.py install_model` first.")
         call_command("migrate", verbosity=0, interactive=False)
 
-        heading, text = read_story(path)
         try:
-            project = import_story(title=title or heading or path.stem, text=text)
-        except ValueError as exc:
+            manuscript = load_manuscript_file(path)
+            if options.get("chapters"):
+                manuscript = select_chapters(manuscript, *parse_chapter_range(options["chapters"]))
+            project = create_project(manuscript, title_override=title or (None if manuscript.title else path.stem))
+        except (ManuscriptError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
 
+        export_format = options.get("export")
         try:
-            status_code, body = start_project_audio_generation(project, voice_id=voice, speed=speed)
+            if export_format:
+                body = start_project_export(project, format=export_format, generate_missing=True, voice_id=voice, speed=speed)
+            else:
+                status_code, body = start_project_audio_generation(project, voice_id=voice, speed=speed)
+                if status_code != 202:
+                    raise CommandError(body["message"])
         except ServiceError as rejected:
             raise CommandError(rejected.message) from rejected
-        if status_code != 202:
-            raise CommandError(body["message"])
 
         task_id = body["task_id"]
-        total_chars = sum(len(text) for text in Segment.objects.filter(project=project).values_list("text_content", flat=True))
+        texts = list(Segment.objects.filter(project=project).values_list("text_content", "chapter_title"))
+        total_chars = sum(len(text) for text, _ in texts)
+        chapters = sum(1 for _, chapter in texts if chapter)
+        action = f"Narrating and exporting {export_format.upper()}" if export_format else "Narrating"
         self.stdout.write(
-            f"Narrating '{project.title}': {body['segments_to_process']} segments, "
+            f"{action} '{project.title}': {len(texts)} segments, {chapters} chapters, "
             f"{total_chars:,} characters (project {project.id}, task {task_id})"
         )
         started = time.monotonic()
@@ -131,6 +164,9 @@ class Command(BaseCommand):
         audio_seconds = sum(entry["duration"] for entry in final["completed_segments"])
         rtf = wall / audio_seconds if audio_seconds else float("nan")
         folder = project_media_dir(project.id) / "audio"
+        export = None
+        if final.get("result") and final["result"].get("export_id"):
+            export = Export.objects.filter(pk=final["result"]["export_id"]).first()
         self.stdout.write("")
         self.stdout.write(f"Status:        {final['status']}")
         self.stdout.write(f"Segments:      {len(final['completed_segments'])} narrated, {len(final['errors'])} failed")
@@ -141,5 +177,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Real-time factor (wall/audio): {rtf:.3f}")
         self.stdout.write(f"Task:          {final['task_id']} (GET /api/tasks/{final['task_id']}/logs/ for its log)")
         self.stdout.write(f"Output folder: {folder}")
+        if export is not None:
+            root = Path(settings.MEDIA_ROOT)
+            self.stdout.write(f"Audiobook:     {root / export.file_path}")
+            self.stdout.write(f"  Format:      {export.format.upper()}")
+            self.stdout.write(f"  Duration:    {export.duration:.1f} s ({export.duration / 60:.1f} min)")
+            self.stdout.write(f"  Chapters:    {len(export.chapters)}")
+            self.stdout.write(f"  Size:        {export.size_bytes:,} bytes ({export.size_bytes / 1e6:.1f} MB)")
+            self.stdout.write(f"  Captions:    {root / export.srt_path}, {root / export.vtt_path}")
+            if export.report is not None:
+                self.stdout.write(f"  ACX check:   {'passed' if export.report.get('passed') else 'FAILED'} (see the report in the zip)")
         if final["status"] == "FAILED":
             raise CommandError("The narration task failed; see the errors above.")

@@ -65,9 +65,17 @@ export function AcxReportView({ report }: { report: AudiobookExport["report"] })
               {failed.length ? (
                 <span className="muted">
                   {" "}
-                  — failed: {failed.map((check) => (check.value ? `${check.name} (${check.value})` : check.name)).join(", ")}
+                  — failed:{" "}
+                  {failed
+                    .map((check) => {
+                      const label = check.name.replace(/_/g, " ");
+                      const measured = check.value ? ` ${check.value}` : "";
+                      return check.requirement ? `${label}${measured} (needs ${check.requirement})` : `${label}${measured}`;
+                    })
+                    .join("; ")}
                 </span>
               ) : null}
+              {file.error ? <span className="muted"> — {file.error}</span> : null}
             </li>
           );
         })}

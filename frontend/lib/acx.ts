@@ -3,29 +3,33 @@
  * written file with pass/fail, and the checks behind it.
  *
  * The report is computed by the audiobook builder on the written files
- * (44.1 kHz, 192 kbps CBR, RMS −23…−18 dB, peaks ≤ −3 dB, 0.5–1 s of room
- * tone at the head, 1–5 s at the tail). The contract does not fix its keys,
- * so this reader accepts the usual spellings: a `files` list (or `chapters`,
- * or an object keyed by file name), each file with a name (`file`, `name`,
- * `filename`, `path`), a verdict (`passed`, `pass`, `ok`) and checks (a list
- * of `{name, passed, value}` or an object of check → verdict or
- * `{passed, value}`). A file without its own verdict passes when all of its
- * checks pass.
+ * (`backend/audiobook/acx.py`, `build_report`):
+ * `{"standard", "measured_on", "passed", "requirements", "files": [{"file",
+ * "duration", "passed", "checks": {name: {"value", "unit", "requirement",
+ * "passed"}}, "error"?}]}` with checks sample_rate, bit_rate,
+ * constant_bit_rate, rms, peak, head_room_tone, tail_room_tone and length.
+ *
+ * The contract does not fix these keys, so the reader is lenient: it also
+ * takes files keyed by name, checks as a list of `{name, passed, value}` or
+ * as plain booleans, and `pass`/`ok` for `passed`. A file without its own
+ * verdict passes when all of its checks pass.
  */
 import type { AcxReport } from "./types";
 
-/** One ACX check of one file: its name, verdict and measured value as text (when given). */
+/** One ACX check of one file: its name, verdict, measured value with its unit, and the requirement (as text, when given). */
 export interface AcxCheck {
   name: string;
   passed: boolean | null;
   value: string | null;
+  requirement: string | null;
 }
 
-/** One file of an ACX export and its checks. */
+/** One file of an ACX export, its checks, and why it could not be measured (when it could not). */
 export interface AcxFileResult {
   name: string;
   passed: boolean | null;
   checks: AcxCheck[];
+  error: string | null;
 }
 
 type Dict = Record<string, unknown>;
@@ -44,15 +48,20 @@ function verdict(entry: Dict): boolean | null {
   return null;
 }
 
-function valueText(value: unknown): string | null {
-  if (value == null) return null;
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(2);
-  if (typeof value === "string" || typeof value === "boolean") return String(value);
-  return null;
+function valueText(value: unknown, unit?: unknown): string | null {
+  let text: string | null = null;
+  if (typeof value === "number") text = Number.isInteger(value) ? String(value) : value.toFixed(2);
+  else if (typeof value === "string" || typeof value === "boolean") text = String(value);
+  if (text === null) return null;
+  return typeof unit === "string" && unit ? `${text} ${unit}` : text;
 }
 
+const textOrNull = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
+
 const NAME_KEYS = ["file", "name", "filename", "path", "title"];
-const NOT_CHECKS = new Set([...NAME_KEYS, "passed", "pass", "ok", "passes", "status", "result", "checks", "chapter", "index"]);
+const NOT_CHECKS = new Set([
+  ...NAME_KEYS, "passed", "pass", "ok", "passes", "status", "result", "checks", "chapter", "index", "duration", "error",
+]);
 
 function readChecks(entry: Dict): AcxCheck[] {
   const raw = entry.checks;
@@ -60,15 +69,23 @@ function readChecks(entry: Dict): AcxCheck[] {
     return raw.filter(isDict).map((check, index) => ({
       name: String(check.name ?? check.check ?? check.id ?? `check ${index + 1}`),
       passed: verdict(check),
-      value: valueText(check.value ?? check.measured ?? check.actual),
+      value: valueText(check.value ?? check.measured ?? check.actual, check.unit),
+      requirement: textOrNull(check.requirement),
     }));
   }
   const source: Dict = isDict(raw) ? raw : entry;
   const checks: AcxCheck[] = [];
   for (const [name, value] of Object.entries(source)) {
     if (source === entry && NOT_CHECKS.has(name)) continue;
-    if (typeof value === "boolean") checks.push({ name, passed: value, value: null });
-    else if (isDict(value)) checks.push({ name, passed: verdict(value), value: valueText(value.value ?? value.measured ?? value.actual) });
+    if (typeof value === "boolean") checks.push({ name, passed: value, value: null, requirement: null });
+    else if (isDict(value)) {
+      checks.push({
+        name,
+        passed: verdict(value),
+        value: valueText(value.value ?? value.measured ?? value.actual, value.unit),
+        requirement: textOrNull(value.requirement),
+      });
+    }
   }
   return checks;
 }
@@ -82,7 +99,7 @@ function readFile(entry: unknown, index: number, fallbackName?: string): AcxFile
   if (passed === null && checks.length && checks.every((check) => check.passed !== null)) {
     passed = checks.every((check) => check.passed);
   }
-  return { name, passed, checks };
+  return { name, passed, checks, error: textOrNull(entry.error) };
 }
 
 /** The per-file results of an ACX report, in the report's order ([] for a missing or unreadable report). */

@@ -266,11 +266,30 @@ describe("ExportPanel", () => {
       format: "acx",
       url: "/media/projects/p/exports/e2.zip",
       captions: { srt: "/media/projects/p/exports/e2.srt", vtt: null },
+      // The shape backend/audiobook/acx.py writes.
       report: {
+        standard: "ACX Audio Submission Requirements",
         passed: false,
+        requirements: { sample_rate_hz: 44100 },
         files: [
-          { file: "01 One.mp3", passed: true, checks: { sample_rate: { passed: true, value: 44100 }, peak_db: { passed: true, value: -3.5 } } },
-          { file: "02 Two.mp3", passed: false, checks: { sample_rate: { passed: true, value: 44100 }, rms_db: { passed: false, value: -25.31 } } },
+          {
+            file: "01 - One.mp3",
+            duration: 31.2,
+            passed: true,
+            checks: {
+              sample_rate: { value: 44100, unit: "Hz", requirement: "44100 Hz", passed: true },
+              peak: { value: -3.5, unit: "dBFS", requirement: "<= -3 dB", passed: true },
+            },
+          },
+          {
+            file: "02 - Two.mp3",
+            duration: 44.1,
+            passed: false,
+            checks: {
+              sample_rate: { value: 44100, unit: "Hz", requirement: "44100 Hz", passed: true },
+              rms: { value: -25.31, unit: "dB", requirement: "-23 to -18 dB", passed: false },
+            },
+          },
         ],
       },
     });
@@ -293,8 +312,9 @@ describe("ExportPanel", () => {
     expect(within(rows[0]).getByTestId("acx-verdict").textContent).toBe("failed");
     const files = within(rows[0]).getAllByTestId("acx-file");
     expect(files.map((file) => file.dataset.passed)).toEqual(["true", "false"]);
-    expect(files[1].textContent).toContain("02 Two.mp3");
-    expect(files[1].textContent).toContain("failed: rms_db (-25.31)");
+    expect(files[0].textContent).toBe("✓ 01 - One.mp3");
+    expect(files[1].textContent).toBe("✗ 02 - Two.mp3 — failed: rms -25.31 dB (needs -23 to -18 dB)");
+    expect(within(rows[0]).getByTestId("acx-report").textContent).toContain("(1 of 2 files pass)");
 
     // The player shows the newest playable export.
     expect(screen.getByTestId("book-player").dataset.exportId).toBe("e3");
@@ -310,8 +330,8 @@ describe("ACX report reader", () => {
   it("reads files as a list with check objects, and the overall verdict", () => {
     const report = { files: [{ name: "a/01.mp3", checks: [{ name: "peak", passed: true, value: -3.2 }] }, { name: "02.mp3", passed: false, checks: [] }] };
     expect(acxFileResults(report)).toEqual([
-      { name: "01.mp3", passed: true, checks: [{ name: "peak", passed: true, value: "-3.20" }] },
-      { name: "02.mp3", passed: false, checks: [] },
+      { name: "01.mp3", passed: true, checks: [{ name: "peak", passed: true, value: "-3.20", requirement: null }], error: null },
+      { name: "02.mp3", passed: false, checks: [], error: null },
     ]);
     expect(acxPassed(report)).toBe(false);
   });
@@ -324,6 +344,11 @@ describe("ACX report reader", () => {
     ]);
     expect(acxPassed(report)).toBe(false);
     expect(acxPassed({ files: { "01.mp3": { rms_ok: true } } })).toBe(true);
+  });
+
+  it("a file that could not be decoded fails with its error", () => {
+    const report = { passed: false, files: [{ file: "01 - One.mp3", duration: null, passed: false, error: "cannot decode: EOF", checks: {} }] };
+    expect(acxFileResults(report)).toEqual([{ name: "01 - One.mp3", passed: false, checks: [], error: "cannot decode: EOF" }]);
   });
 
   it("is empty and unknown without a report", () => {

@@ -167,9 +167,12 @@ def export_book(
 
     Audio is streamed: one segment (plus one 5 s block) is in memory at a time.
 
-    Progress: ``on_progress(stage, done, total)`` with stage "assembling" (segments checked, then
-    for ACX seconds analysed), "encoding" (seconds of audio encoded, after every block of at most
-    5 s and every segment), "captions" (cues), "packaging" (files finished). ``should_cancel()`` is
+    Progress: ``on_progress(stage, done, total)`` with stage "assembling" (seconds of audio: the
+    segment files are checked, and for ACX each chapter is read once to measure it), "encoding"
+    (seconds of audio encoded, after every block of at most 5 s and so at least once per
+    segment), "captions" (cues written), and for ACX only "packaging" (files zipped and checked,
+    of chapters + 1). Stages come in that order; ``done`` never decreases within a stage and
+    ends equal to ``total``. ``should_cancel()`` is
     checked before every progress report; when it returns True every temp file is removed and
     :class:`ExportCancelled` is raised. Any other failure also removes every temp file and
     re-raises; no output file is left either way.
@@ -194,8 +197,9 @@ def export_book(
     if metadata is None:
         metadata = BookMetadata(title=plan.chapters[0].title if plan.chapters else basename)
     progress = _Progress(on_progress, should_cancel)
-    progress.report("assembling", 0, len(plan.segments))
-    check_segment_files(plan, lambda done: progress.report("assembling", done, len(plan.segments)))
+    assembling_samples = _chapter_content_samples(plan) if fmt == "acx" else plan.total_samples
+    progress.report("assembling", 0.0, round(assembling_samples / plan.sample_rate, 3))
+    check_segment_files(plan, lambda done: progress.check())
 
     out_dir = Path(out_dir).resolve()
     extension = ACX_ARCHIVE_EXTENSION if fmt == "acx" else SINGLE_FILE_ENCODINGS[fmt].extension
@@ -212,6 +216,7 @@ def export_book(
         if fmt == "acx":
             chapters, duration, report = _write_acx(plan, main_temp, main_path.name, metadata, progress)
         else:
+            progress.report("assembling", round(plan.duration, 3), round(plan.duration, 3))
             encoding = SINGLE_FILE_ENCODINGS[fmt]
             counter = _SecondsCounter(progress, "encoding", plan.total_samples, plan.sample_rate)
             encode(main_temp, encoding, render(plan, book_timeline(plan), before_block=progress.check),
@@ -220,9 +225,7 @@ def export_book(
         write_captions(plan.cues, srt_temp, vtt_temp,
                        on_step=lambda done: progress.report("captions", done, len(plan.cues)))
         if fmt != "acx":
-            progress.report("packaging", 0, 1)
             duration = probe_duration(main_temp)
-            progress.report("packaging", 1, 1)
         progress.check()
         outputs.commit()
     except BaseException as exc:
@@ -240,15 +243,19 @@ def export_book(
     )
 
 
+def _chapter_content_samples(plan: BookPlan) -> int:
+    """Samples of all chapters' audio without the silence before each chapter and after the book."""
+    return sum(plan.segment_sample_offsets[stop - 1] + plan.segment_samples[stop - 1]
+               - plan.segment_sample_offsets[first] for first, stop in plan.chapter_segments)
+
+
 def _write_acx(plan: BookPlan, zip_temp: Path, zip_name: str, metadata: BookMetadata,
                progress: _Progress) -> tuple[list[ChapterMark], float, dict]:
     """Master and encode each chapter to its own MP3, zip them, measure them in the zip and add
     report.json. Returns (chapters laid end to end over the files, total seconds, report)."""
     rate = plan.sample_rate
     count = len(plan.chapters)
-    content = sum(plan.segment_sample_offsets[stop - 1] + plan.segment_samples[stop - 1]
-                  - plan.segment_sample_offsets[first] for first, stop in plan.chapter_segments)
-    analysed = _SecondsCounter(progress, "assembling", content, rate)
+    analysed = _SecondsCounter(progress, "assembling", _chapter_content_samples(plan), rate)
     masters = [acx.analyse_chapter(plan, number, progress.check, analysed.add) for number in range(count)]
 
     encoded = _SecondsCounter(progress, "encoding", sum(m.samples for m in masters), rate)

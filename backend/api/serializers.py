@@ -17,6 +17,7 @@ from api.models import (
     Project,
     Segment,
 )
+from api.services.manuscript_import import MAX_UPLOAD_BYTES, ManuscriptError, check_extension, check_size
 from core_engine.model_loader import KokoroModelLoader
 
 
@@ -174,10 +175,41 @@ class ProjectDetailSerializer(ProjectSerializer):
 
 
 class StoryImportSerializer(serializers.Serializer):
-    """Body of ``POST /api/projects/import/``: ``{"title": str, "text": str}``."""
+    """JSON body of ``POST /api/projects/import/``: ``{"title": str, "text": str}``."""
 
     title = StrictCharField(max_length=255)
     text = StrictCharField(trim_whitespace=False, max_length=2_000_000)
+
+
+class ManuscriptUploadSerializer(serializers.Serializer):
+    """Multipart body of ``POST /api/projects/import/``: ``file`` (.txt, .md or .epub, at most
+    ``MAX_UPLOAD_BYTES`` = 50 MB) and an optional ``title`` (default: the manuscript's own title).
+
+    Only the name, extension and size are checked here; the content is checked by
+    :func:`api.services.manuscript_import.parse_manuscript`.
+    """
+
+    file = serializers.FileField(
+        allow_empty_file=False,
+        error_messages={"required": "No file was sent: post the manuscript as the multipart field `file`."},
+    )
+    title = StrictCharField(max_length=255, required=False, allow_blank=True)
+
+    def validate_file(self, upload):
+        try:
+            check_extension(upload.name or "")
+            check_size(upload.size if upload.size is not None else MAX_UPLOAD_BYTES + 1)
+        except ManuscriptError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return upload
+
+    def error_message(self) -> str:
+        """The validation errors as one sentence for ``{"error": ...}`` (call after ``is_valid()`` is False)."""
+        messages = []
+        for name, errors in self.errors.items():
+            for error in errors if isinstance(errors, list) else [errors]:
+                messages.append(str(error) if name == "file" else f"{name}: {error}")
+        return " ".join(messages)
 
 
 class GenerateAllOptionsSerializer(serializers.Serializer):

@@ -25,6 +25,7 @@ from api.serializers import (
     ExportOptionsSerializer,
     GenerateAllOptionsSerializer,
     GlobalSettingsSerializer,
+    ManuscriptUploadSerializer,
     ProjectDetailSerializer,
     ProjectSerializer,
     SegmentSerializer,
@@ -32,7 +33,8 @@ from api.serializers import (
 )
 from api.services.audio_generation import start_project_audio_generation, start_segment_audio_generation
 from api.services.audiobook_export import export_body, start_project_export
-from api.services.story_import import import_story
+from api.services.manuscript_import import parse_manuscript
+from api.services.story_import import create_project, import_story
 from api.tasks import get_task_manager, journal
 from api.tasks.events import parse_last_event_id, stream_task_events
 from api.tasks.selectors import find_task_status, list_project_tasks
@@ -60,7 +62,25 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
     @action(detail=False, methods=["post"], url_path="import")
     def import_story(self, request):
-        """``{"title", "text"}`` -> 201 with the new project and one segment per paragraph."""
+        """Import a manuscript as a new project -> 201 with the project detail (segments and chapters).
+
+        - JSON ``{"title", "text"}``: plain text, one segment per paragraph, headings start
+          chapters; a bad body is 400 with field errors (``{"text": [...]}``).
+        - multipart/form-data ``file`` (.txt, .md or .epub, at most 50 MB) and optional
+          ``title``: a bad file is 400 ``{"error": "what is wrong"}``.
+        Nothing is created on error.
+        """
+        if "file" in request.FILES or (request.content_type.startswith("multipart/") and "text" not in request.data):
+            upload = ManuscriptUploadSerializer(data=request.data)
+            if not upload.is_valid():
+                return Response({"error": upload.error_message()}, status=status.HTTP_400_BAD_REQUEST)
+            manuscript_file = upload.validated_data["file"]
+            try:
+                manuscript = parse_manuscript(manuscript_file.name, manuscript_file.read())
+                project = create_project(manuscript, title_override=upload.validated_data.get("title"))
+            except ValueError as exc:
+                return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
         serializer = StoryImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

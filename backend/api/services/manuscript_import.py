@@ -805,7 +805,9 @@ def _first_metadata(book: epub.EpubBook, name: str) -> str | None:
 def _authors(book: epub.EpubBook) -> str:
     """The ``dc:creator`` names with the author role (``aut``), or all of them when no role is given."""
     roles: dict[str, str] = {}
-    for value, attributes in book.metadata.get(_OPF_NS, {}).get(None, []):
+    opf_metadata = book.metadata.get(_OPF_NS, {})
+    # EbookLib files <meta> under None or under "meta", depending on how the OPF declares its namespace.
+    for value, attributes in [*opf_metadata.get(None, []), *opf_metadata.get("meta", [])]:
         if attributes.get("property") == "role" and attributes.get("refines", "").startswith("#") and value:
             roles[attributes["refines"][1:]] = value.strip().lower()
     creators = []
@@ -859,7 +861,7 @@ def _toc_entries(book: epub.EpubBook, from_ncx: bool) -> list[tuple[str, str | N
                 path, fragment = _split_href(posixpath.join(base, href))
                 entries.append((path, fragment, _one_line(getattr(node, "title", "") or "")))
 
-    visit(book.toc)
+    visit(book.toc if isinstance(book.toc, (list, tuple)) else [book.toc])  # an empty NCX gives one bare Link
     return entries
 
 

@@ -1,108 +1,105 @@
-"""Turning a plain-text story into a Project of Segments, one per paragraph."""
+"""Turning a manuscript into a Project of Segments: one per chapter heading and one per paragraph."""
 from __future__ import annotations
-
-import re
 
 from django.db import transaction
 
-from api.models import MAX_SEGMENT_TEXT_LENGTH, Project, Segment
+from api.models import MAX_CHAPTER_TITLE_LENGTH, MAX_SEGMENT_TEXT_LENGTH, Project, Segment
+from api.services.manuscript_import import (
+    Manuscript,
+    ManuscriptError,
+    ParagraphTooLong,
+    parse_text,
+    split_text_blocks,
+    strip_story_header,
+)
 
-_BLANK_LINES = re.compile(r"\n[ \t]*\n")
-# "# Title", "## Part", and chapter headings such as "CHAPTER I. Down the Rabbit-Hole".
-_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+)$")
-_CHAPTER_HEADING = re.compile(r"^(CHAPTER|Chapter|PART|Part|BOOK|Book)\s+([0-9]+|[IVXLCDM]+)\b.{0,80}$")
-_SPEAKABLE = re.compile(r"\w")
+#: A paragraph over ``MAX_SEGMENT_TEXT_LENGTH`` characters that cannot be split at a sentence end.
+StoryTooLongParagraph = ParagraphTooLong
 
-
-class StoryTooLongParagraph(ValueError):
-    """A paragraph is longer than ``MAX_SEGMENT_TEXT_LENGTH`` characters."""
+_PROJECT_FIELD_LENGTH = 255
 
 
 def split_story(text: str) -> list[str]:
-    """Split a story into segment texts, one per paragraph.
+    """Split a story into segment texts, one per paragraph (headings are segments of their own).
 
-    Rules:
-    - paragraphs are separated by blank lines (whitespace-only lines count as blank);
-      ``\\r\\n`` and ``\\r`` line endings are accepted;
-    - a heading (a Markdown ``#`` line, or a ``CHAPTER IV. ...``-style line) is a
-      segment of its own even when the paragraph goes on below it; the ``#`` marks
-      are dropped;
-    - paragraphs with nothing to speak (whitespace, or only marks such as
-      the scene break ``* * *``) are dropped;
-    - lines inside a paragraph (verse) keep their line breaks.
+    Rules: :func:`api.services.manuscript_import.split_text_blocks` (blank lines
+    separate paragraphs; ``#`` and ``CHAPTER IV.``-style lines are headings, ``#``
+    marks dropped; unspeakable paragraphs dropped; verse keeps its line breaks).
 
     Returns:
         The segment texts in reading order, each stripped.
     """
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    segments: list[str] = []
-    for paragraph in _BLANK_LINES.split(normalized):
-        lines = [line.rstrip() for line in paragraph.strip().split("\n")]
-        body: list[str] = []
-        for line in lines:
-            heading = _heading_text(line.strip())
-            if heading is not None:
-                _flush(body, segments)
-                body = []
-                _flush([heading], segments)
-            else:
-                body.append(line.strip())
-        _flush(body, segments)
-    return segments
-
-
-def _heading_text(line: str) -> str | None:
-    match = _MARKDOWN_HEADING.match(line)
-    if match:
-        return match.group("text").strip()
-    if _CHAPTER_HEADING.match(line):
-        return line
-    return None
-
-
-def _flush(lines: list[str], segments: list[str]) -> None:
-    text = "\n".join(line for line in lines if line).strip()
-    if text and _SPEAKABLE.search(text):
-        segments.append(text)
+    return [block.text for block in split_text_blocks(text)]
 
 
 def parse_story_file(text: str) -> tuple[str | None, str]:
     """Split a story file into ``(title or None, text to narrate)``.
 
-    A first line ``# Title`` gives the title (and stays in the text, where
-    :func:`split_story` makes it the first segment). The stories in
-    ``shared/data/stories`` follow it with a ``Source: ...`` line, which is
-    bibliographic, not narration, and is dropped. Other texts come back as they are.
+    A first line ``# Title`` gives the title (and stays in the text). The
+    stories in ``shared/data/stories`` follow it with a ``Source: ...`` line,
+    which is bibliographic, not narration, and is dropped. Other texts come back
+    as they are.
     """
-    lines = text.split("\n")
-    match = _MARKDOWN_HEADING.match(lines[0].strip()) if lines else None
-    if match is None:
-        return None, text
-    if len(lines) > 1 and lines[1].startswith("Source:"):
-        lines = [lines[0], *lines[2:]]
-    return match.group("text").strip(), "\n".join(lines)
+    return strip_story_header(text)
 
 
 @transaction.atomic
-def import_story(*, title: str, text: str) -> Project:
-    """Create a Project titled ``title`` with one Segment per paragraph of ``text``.
+def create_project(manuscript: Manuscript, title_override: str | None = None) -> Project:
+    """Create a Project from ``manuscript`` in one transaction.
+
+    Segments, in book order from ``sequence_index`` 0: for each chapter with a
+    title, a segment whose ``text_content`` is the heading and whose
+    ``chapter_title`` is the heading (cut to 255 characters), then one segment
+    per paragraph. The project's title is ``title_override`` (stripped) if given,
+    else the manuscript's; its author is the manuscript's. Both are cut to 255
+    characters.
 
     Raises:
-        ValueError: the text has no paragraph with anything to speak.
-        StoryTooLongParagraph: a paragraph exceeds ``MAX_SEGMENT_TEXT_LENGTH`` characters.
+        ManuscriptError: no title, or nothing to narrate.
+        ParagraphTooLong: a segment text over ``MAX_SEGMENT_TEXT_LENGTH`` characters.
     """
-    paragraphs = split_story(text)
-    if not paragraphs:
-        raise ValueError("The text has no paragraphs to narrate.")
-    for number, paragraph in enumerate(paragraphs, start=1):
-        if len(paragraph) > MAX_SEGMENT_TEXT_LENGTH:
-            raise StoryTooLongParagraph(
-                f"Paragraph {number} has {len(paragraph)} characters; the maximum is "
-                f"{MAX_SEGMENT_TEXT_LENGTH}. Split it with a blank line."
+    title = (title_override or "").strip() or (manuscript.title or "").strip()
+    if not title:
+        raise ManuscriptError("The project needs a title: the manuscript names none.")
+    rows: list[tuple[str, str | None]] = []
+    for chapter in manuscript.chapters:
+        if chapter.title:
+            rows.append((chapter.title, _chapter_title(chapter.title)))
+        rows.extend((paragraph, None) for paragraph in chapter.paragraphs)
+    if not rows:
+        raise ManuscriptError("There is nothing to narrate: the manuscript has no paragraphs.")
+    for number, (text, _) in enumerate(rows, start=1):
+        if len(text) > MAX_SEGMENT_TEXT_LENGTH:
+            raise ParagraphTooLong(
+                f"Paragraph {number} has {len(text):,} characters; the maximum is {MAX_SEGMENT_TEXT_LENGTH:,}."
             )
-    project = Project.objects.create(title=title)
+    project = Project.objects.create(
+        title=title[:_PROJECT_FIELD_LENGTH], author=(manuscript.author or "")[:_PROJECT_FIELD_LENGTH]
+    )
     Segment.objects.bulk_create(
-        Segment(project=project, sequence_index=index, text_content=paragraph)
-        for index, paragraph in enumerate(paragraphs)
+        Segment(project=project, sequence_index=index, text_content=text, chapter_title=chapter_title)
+        for index, (text, chapter_title) in enumerate(rows)
     )
     return project
+
+
+def _chapter_title(heading: str) -> str:
+    title = " ".join(heading.split())
+    if len(title) <= MAX_CHAPTER_TITLE_LENGTH:
+        return title
+    return title[: MAX_CHAPTER_TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def import_story(*, title: str, text: str) -> Project:
+    """Create a Project titled ``title`` from plain ``text`` (the JSON body of ``POST /api/projects/import/``).
+
+    Paragraphs and chapters as :func:`api.services.manuscript_import.parse_text`:
+    one segment per paragraph; ``#``/``##`` and ``CHAPTER IV.``-style headings are
+    segments that start chapters (``chapter_title``); a paragraph over
+    ``MAX_SEGMENT_TEXT_LENGTH`` characters is split at sentence ends.
+
+    Raises:
+        ManuscriptError: the text has no paragraph with anything to speak.
+        StoryTooLongParagraph: a paragraph is too long and has no sentence end to split it at.
+    """
+    return create_project(parse_text(text), title_override=title)

@@ -10,12 +10,21 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import IO, Callable, Optional, Union
 from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
-from audiobook.audio import LevelMeter, chapter_timeline, db, render
+from audiobook.audio import (
+    LevelMeter,
+    chapter_timeline,
+    counted,
+    db,
+    filtered,
+    from_db,
+    mastering_chain,
+    render,
+)
 from audiobook.encode import ACX_ENCODING
 from audiobook.types import BookPlan
 
@@ -44,8 +53,14 @@ ACX_PEAK_TARGET_DBFS = -4.0
 #: When meeting the peak target by lowering the gain would leave the RMS below this (dB), the
 #: gain for ACX_TARGET_RMS_DB is used and the look-ahead limiter holds the peaks instead.
 ACX_MIN_RMS_WITHOUT_LIMITER_DB = -22.0
-#: Largest gain mastering applies, dB (nearly silent chapters are not blown up into noise).
-ACX_MAX_GAIN_DB = 20.0
+#: Largest gain mastering applies, dB: more would push speech so far into the limiter that it
+#: is audibly squashed (and nearly silent chapters would be blown up into noise); such a
+#: chapter is reported as failing the RMS check instead.
+ACX_MAX_GAIN_DB = 12.0
+#: With the limiter, the limited audio is measured up to this many times to settle the gain.
+ACX_LIMITER_PASSES = 3
+#: ... until its RMS is within this many dB of ACX_TARGET_RMS_DB.
+ACX_RMS_TOLERANCE_DB = 0.5
 #: Room tone put at the head / tail of each file, seconds: counted from the first / last sound,
 #: so a segment's own leading or trailing silence counts towards it.
 ACX_HEAD_SECONDS = 0.75
@@ -56,15 +71,17 @@ _FILE_TITLE_UNSAFE = re.compile(r"[^\w\s\-.,()'!&]+", re.UNICODE)
 
 @dataclass(frozen=True)
 class ChapterMaster:
-    """How one chapter file is mastered.
+    """How one chapter file is mastered (decided from measurements, see :func:`analyse_chapter`).
 
     Attributes:
         head_samples, tail_samples: silence added before / after the chapter (book rate).
         gain_db: gain applied to the chapter's audio, dB.
         limiter: whether the look-ahead limiter runs (ceiling ACX_PEAK_TARGET_DBFS).
-        rms_db, peak_db: the chapter file's RMS (dB) and sample peak (dBFS) before the gain,
-            with the head and tail silence counted.
-        samples: the file's length in samples at the book rate.
+        rms_db, peak_db: the chapter file's RMS (dB) and sample peak (dBFS) before the gain, at
+            44.1 kHz, with the added head and tail silence counted.
+        expected_rms_db: the RMS the mastered audio measured before encoding (with the limiter),
+            or ``rms_db + gain_db`` (without).
+        passes: how many times the limited audio was measured to settle the gain.
     """
 
     head_samples: int
@@ -73,7 +90,8 @@ class ChapterMaster:
     limiter: bool
     rms_db: float
     peak_db: float
-    samples: int
+    expected_rms_db: float
+    passes: int = 0
 
     def as_dict(self) -> dict:
         """JSON-able summary for the report."""
@@ -83,6 +101,8 @@ class ChapterMaster:
             "limiter_ceiling_dbfs": ACX_PEAK_TARGET_DBFS if self.limiter else None,
             "rms_before_db": _round(self.rms_db),
             "peak_before_dbfs": _round(self.peak_db),
+            "expected_rms_db": _round(self.expected_rms_db),
+            "limiter_passes": self.passes,
         }
 
 
@@ -109,22 +129,54 @@ def choose_gain(rms_db: float, peak_db: float) -> tuple[float, bool]:
     return gain, True
 
 
+def master_blocks(plan: BookPlan, items, gain_db: float, limiter: bool, before_block: Callable[[], None],
+                  on_samples: Optional[Callable[[int], None]] = None) -> Iterator[np.ndarray]:
+    """A chapter timeline mastered for ACX: the gain, resampling to 44.1 kHz, then (if ``limiter``)
+    the look-ahead limiter at ACX_PEAK_TARGET_DBFS. ``on_samples`` counts book-rate samples read."""
+    chain = mastering_chain(plan.sample_rate, ACX_SAMPLE_RATE, ACX_PEAK_TARGET_DBFS if limiter else None)
+    blocks = render(plan, items, gain=from_db(gain_db), before_block=before_block)
+    return filtered(counted(blocks, on_samples), chain)
+
+
+def _measure(blocks: Iterable[np.ndarray]) -> LevelMeter:
+    meter = LevelMeter(ACX_SAMPLE_RATE)
+    for block in blocks:
+        meter.add(block)
+    return meter
+
+
 def analyse_chapter(plan: BookPlan, chapter: int, before_block: Callable[[], None],
                     on_samples: Callable[[int], None]) -> ChapterMaster:
-    """Read a chapter once (its segments at the book's loudness, with their pauses) and decide its
-    room tone and gain. ``on_samples(n)`` is called after each block of n samples."""
+    """Measure a chapter and decide its room tone, gain and limiter.
+
+    The chapter's audio (segments at the book's loudness, with their pauses) is read once and
+    measured at 44.1 kHz: the room tone already at its head and tail sets how much silence to
+    add (to reach ACX_HEAD_SECONDS / ACX_TAIL_SECONDS), and its RMS and peak (with that silence)
+    set the gain and whether the limiter is needed (:func:`choose_gain`). With the limiter, the
+    limited audio is measured again (at most ACX_LIMITER_PASSES times) and the gain corrected
+    by the RMS the limiter took away. ``on_samples(n)`` reports the first read (book-rate samples).
+    """
     rate = plan.sample_rate
-    meter = LevelMeter(rate)
-    for block in render(plan, chapter_timeline(plan, chapter, 0, 0), before_block=before_block):
-        meter.add(block)
-        on_samples(block.size)
+    meter = _measure(master_blocks(plan, chapter_timeline(plan, chapter, 0, 0), 0.0, False, before_block, on_samples))
     head = max(0, int(round((ACX_HEAD_SECONDS - meter.head_seconds) * rate)))
     tail = max(0, int(round((ACX_TAIL_SECONDS - meter.tail_seconds) * rate)))
-    total = meter.samples + head + tail
+    total = meter.samples + int(round((head + tail) * ACX_SAMPLE_RATE / rate))
     rms = db(math.sqrt(meter.sum_of_squares / total)) if total else -math.inf
     gain, limiter = choose_gain(rms, meter.peak_db)
+    expected = rms + gain
+    passes = 0
+    if limiter:
+        items = chapter_timeline(plan, chapter, head, tail)
+        for passes in range(1, ACX_LIMITER_PASSES + 1):
+            expected = _measure(master_blocks(plan, items, gain, True, before_block)).rms_db
+            shortfall = ACX_TARGET_RMS_DB - expected
+            if abs(shortfall) <= ACX_RMS_TOLERANCE_DB or passes == ACX_LIMITER_PASSES:
+                break
+            if shortfall > 0 and gain >= ACX_MAX_GAIN_DB:
+                break
+            gain = min(gain + shortfall, ACX_MAX_GAIN_DB)
     return ChapterMaster(head_samples=head, tail_samples=tail, gain_db=gain, limiter=limiter,
-                         rms_db=rms, peak_db=meter.peak_db, samples=total)
+                         rms_db=rms, peak_db=meter.peak_db, expected_rms_db=expected, passes=passes)
 
 
 def chapter_file_name(number: int, count: int, title: str) -> str:

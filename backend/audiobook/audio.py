@@ -168,7 +168,8 @@ def render(
     Args:
         plan: the book plan (segment files and lengths).
         items: timeline items (see :func:`book_timeline`).
-        gain: linear gain applied to the segments' audio.
+        gain: linear gain applied to the segments' audio (the result is not clipped, so a
+            gain above 1 must be followed by a limiter or chosen to keep peaks under 1).
         before_block: called before each block is produced (the cancel check).
 
     Yields:
@@ -190,7 +191,7 @@ def render(
             before_block()
         audio = read_segment(plan, value)
         if gain != 1.0:
-            audio = np.clip(audio * np.float32(gain), -1.0, 1.0)
+            audio = audio * np.float32(gain)  # not clipped: a limiter may follow
         for start in range(0, audio.size, step):
             if start and before_block:
                 before_block()
@@ -275,33 +276,27 @@ class LevelMeter:
         return self.duration - (self._last_sound + 1) * self.window / self.sample_rate
 
 
-class Limiter:
-    """FFmpeg's look-ahead limiter (``alimiter``) through PyAV's filter graph, sample-aligned.
+class FilterChain:
+    """FFmpeg audio filters in a row, through PyAV's filter graph, for mono float audio.
 
-    Output samples never exceed ``ceiling_dbfs`` (sample peak); ``latency=1`` compensates the
-    look-ahead so the output lines up with the input and has the same length; ``level=0``
-    turns off alimiter's automatic make-up gain. Attack 5 ms and release 50 ms (FFmpeg's
-    defaults) suit speech.
-
-    Use :meth:`process` per block and :meth:`flush` once at the end; both return lists of arrays.
+    Built by :func:`mastering_chain`. Feed blocks with :meth:`process` and call :meth:`flush`
+    once at the end; both return lists of float32 arrays at ``output_rate`` Hz.
     """
 
-    ATTACK_MS = 5.0
-    RELEASE_MS = 50.0
-
-    def __init__(self, sample_rate: int, ceiling_dbfs: float):
+    def __init__(self, input_rate: int, filters: Sequence[tuple[str, str]], output_rate: int):
         import av.filter
 
-        self.sample_rate = sample_rate
+        self.input_rate = input_rate
+        self.output_rate = output_rate
         self._graph = av.filter.Graph()
-        source = self._graph.add_abuffer(format="flt", sample_rate=sample_rate, layout="mono",
-                                          time_base=Fraction(1, sample_rate))
-        limit = max(0.0625, min(1.0, from_db(ceiling_dbfs)))  # alimiter's allowed range
-        limiter = self._graph.add(
-            "alimiter", f"limit={limit:.6f}:attack={self.ATTACK_MS}:release={self.RELEASE_MS}:level=0:latency=1")
+        previous = self._graph.add_abuffer(format="flt", sample_rate=input_rate, layout="mono",
+                                            time_base=Fraction(1, input_rate))
+        for name, arguments in filters:
+            node = self._graph.add(name, arguments)
+            previous.link_to(node)
+            previous = node
         sink = self._graph.add("abuffersink")
-        source.link_to(limiter)
-        limiter.link_to(sink)
+        previous.link_to(sink)
         self._graph.configure()
         self._pts = 0
 
@@ -317,13 +312,13 @@ class Limiter:
             out.append(frame.to_ndarray().reshape(-1).astype(np.float32, copy=False))
 
     def process(self, block: np.ndarray) -> list[np.ndarray]:
-        """Push one block; return whatever limited audio is ready."""
+        """Push one block; return whatever filtered audio is ready."""
         import av
 
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
                                            format="flt", layout="mono")
-        frame.sample_rate = self.sample_rate
-        frame.time_base = Fraction(1, self.sample_rate)
+        frame.sample_rate = self.input_rate
+        frame.time_base = Fraction(1, self.input_rate)
         frame.pts = self._pts
         self._pts += block.size
         self._graph.push(frame)
@@ -335,12 +330,41 @@ class Limiter:
         return self._drain()
 
 
-def limited(blocks: Iterable[np.ndarray], limiter: Optional[Limiter]) -> Iterator[np.ndarray]:
-    """``blocks`` through ``limiter`` (unchanged when it is None)."""
-    if limiter is None:
-        yield from blocks
-        return
+#: Look-ahead limiter timing, ms: FFmpeg alimiter's defaults, which suit speech.
+LIMITER_ATTACK_MS = 5.0
+LIMITER_RELEASE_MS = 50.0
+
+
+def mastering_chain(input_rate: int, output_rate: int, limiter_ceiling_dbfs: Optional[float] = None) -> FilterChain:
+    """Resample (FFmpeg ``aresample``, libswresample) to ``output_rate`` and then, when a ceiling is
+    given, hold sample peaks at or below it with FFmpeg's look-ahead limiter (``alimiter``).
+
+    The limiter runs after resampling so that resampling cannot push the peaks past it again
+    (measured: limiting at 24 kHz and then resampling gave peaks 0.8 dB over the ceiling).
+    ``latency=1`` compensates the look-ahead so the output lines up with the input and has the
+    same length; ``level=0`` turns off alimiter's automatic make-up gain.
+    """
+    filters = [("aresample", str(output_rate))] if output_rate != input_rate else []
+    if limiter_ceiling_dbfs is not None:
+        limit = max(0.0625, min(1.0, from_db(limiter_ceiling_dbfs)))  # alimiter's allowed range
+        filters.append(("alimiter", f"limit={limit:.6f}:attack={LIMITER_ATTACK_MS}:release={LIMITER_RELEASE_MS}"
+                                    ":level=0:latency=1"))
+    if not filters:
+        filters.append(("anull", ""))
+    return FilterChain(input_rate, filters, output_rate)
+
+
+def counted(blocks: Iterable[np.ndarray], on_samples: Optional[Callable[[int], None]]) -> Iterator[np.ndarray]:
+    """``blocks`` unchanged, calling ``on_samples(len(block))`` after each has been consumed."""
     for block in blocks:
-        yield from limiter.process(block)
-    yield from limiter.flush()
+        yield block
+        if on_samples:
+            on_samples(block.size)
+
+
+def filtered(blocks: Iterable[np.ndarray], chain: FilterChain) -> Iterator[np.ndarray]:
+    """``blocks`` through ``chain``."""
+    for block in blocks:
+        yield from chain.process(block)
+    yield from chain.flush()
 

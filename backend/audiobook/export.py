@@ -13,13 +13,11 @@ from typing import Callable, Optional
 
 from audiobook import acx
 from audiobook.audio import (
-    Limiter,
     book_timeline,
     chapter_timeline,
     check_segment_files,
-    from_db,
-    limited,
     render,
+    timeline_samples,
 )
 from audiobook.captions import write_captions
 from audiobook.encode import (
@@ -258,7 +256,9 @@ def _write_acx(plan: BookPlan, zip_temp: Path, zip_name: str, metadata: BookMeta
     analysed = _SecondsCounter(progress, "assembling", _chapter_content_samples(plan), rate)
     masters = [acx.analyse_chapter(plan, number, progress.check, analysed.add) for number in range(count)]
 
-    encoded = _SecondsCounter(progress, "encoding", sum(m.samples for m in masters), rate)
+    encoded = _SecondsCounter(progress, "encoding", sum(
+        timeline_samples(plan, chapter_timeline(plan, number, m.head_samples, m.tail_samples))
+        for number, m in enumerate(masters)), rate)
     names = [acx.chapter_file_name(number + 1, count, chapter.title) for number, chapter in enumerate(plan.chapters)]
     temps: list[Path] = []
     try:
@@ -268,10 +268,9 @@ def _write_acx(plan: BookPlan, zip_temp: Path, zip_name: str, metadata: BookMeta
             os.close(fd)
             temps.append(Path(temp_name))
             items = chapter_timeline(plan, number, master.head_samples, master.tail_samples)
-            blocks = render(plan, items, gain=from_db(master.gain_db), before_block=progress.check)
-            limiter = Limiter(rate, acx.ACX_PEAK_TARGET_DBFS) if master.limiter else None
+            blocks = acx.master_blocks(plan, items, master.gain_db, master.limiter, progress.check, encoded.add)
             tags = container_tags(metadata, ACX_ENCODING, title=chapter.title, track=f"{number + 1}/{count}")
-            encode(temps[-1], ACX_ENCODING, limited(blocks, limiter), rate, tags, on_samples=encoded.add)
+            encode(temps[-1], ACX_ENCODING, blocks, acx.ACX_SAMPLE_RATE, tags)
 
         progress.report("packaging", 0, count + 1)
         with zipfile.ZipFile(zip_temp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:

@@ -109,11 +109,11 @@ def out_dir(tmp_path) -> Path:
     return tmp_path / "exports"
 
 
-def decode(path: Path | str) -> tuple[np.ndarray, int]:
-    """Decode a file's first audio stream with PyAV → (mono float64 samples, sample rate)."""
+def decode(source) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of a path or binary file object with PyAV → (mono float64 samples, rate)."""
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(source if hasattr(source, "read") else str(source)) as container:
         stream = container.streams.audio[0]
         chunks = []
         for frame in container.decode(stream):

@@ -22,8 +22,9 @@ export function ChapterList({ chapters, positionOf, onJump, onPlayFrom }: Chapte
       <h2 id="chapters-heading">Chapters</h2>
       {chapters.length ? (
         <ol className="chapter-list" data-testid="chapter-list">
-          {chapters.map((chapter) => (
+          {chapters.map((chapter, index) => (
             <li key={chapter.segment_id}>
+              <span className="chapter-number">{index + 1}.</span>
               <button
                 type="button"
                 className="chapter-jump"

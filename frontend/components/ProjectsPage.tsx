@@ -91,7 +91,7 @@ export function ProjectsPage() {
               </label>
             )}
             <label className="field file">
-              <span>{file ? "File" : "…or import a file"} (.txt, .md or .epub, up to 50 MB)</span>
+              <span>{file ? "File" : "…or choose a file"} (.txt, .md or .epub, up to 50 MB)</span>
               <input
                 ref={fileInput}
                 type="file"

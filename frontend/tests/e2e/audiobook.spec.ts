@@ -1,0 +1,125 @@
+/**
+ * Manuscript in, audiobook out (issue 8), in Debian's Chromium against the
+ * real backend and model: upload a Markdown file with two `#` chapters,
+ * export an M4B (the 409 for missing audio offers "generate missing audio"),
+ * follow the export's progress to the end, and find the download links, the
+ * past export and the whole-book player with its two chapters. Screenshots go
+ * to test-artifacts/.
+ */
+import path from "node:path";
+
+import { ARTIFACTS, audioDuration, expect, segmentCards, serverSegments, test } from "./fixtures";
+
+const MARKDOWN = [
+  "# The Lamp",
+  "",
+  "The lamp was lit at dusk.",
+  "",
+  "A moth circled it twice.",
+  "",
+  "# The Night",
+  "",
+  "Then the night went quiet.",
+  "",
+  "The moth slept on the sill.",
+  "",
+].join("\n");
+
+test("import a Markdown book, export an M4B with generated audio, see its download link and chapter list", async ({ page, request }) => {
+  test.setTimeout(300_000);
+
+  // ---- import the .md file through the form (multipart upload)
+  await page.goto("/");
+  const form = page.getByRole("region", { name: "Import a story" });
+  await form.getByLabel(/choose a file/).setInputFiles({
+    name: "two-chapters.md",
+    mimeType: "text/markdown",
+    buffer: Buffer.from(MARKDOWN, "utf8"),
+  });
+  await expect(form.getByTestId("import-file")).toContainText("two-chapters.md");
+  await expect(form.getByLabel("Story text")).toHaveCount(0);
+  await form.getByLabel(/^Title/).fill("Two chapters");
+  await form.getByRole("button", { name: "Import" }).click();
+
+  await expect(page).toHaveURL(/\/projects\/[0-9a-f-]{36}$/);
+  const projectId = page.url().split("/").pop()!;
+  await expect(page.getByTestId("project-title")).toHaveText("Two chapters");
+
+  // Headings are narrated segments that start chapters.
+  const cards = segmentCards(page);
+  await expect(cards).toHaveCount(6);
+  await expect(cards.nth(1).getByRole("textbox")).toHaveValue("The lamp was lit at dusk.");
+  const headers = page.getByTestId("chapter-header");
+  await expect(headers).toHaveCount(2);
+  await expect(headers.getByTestId("chapter-title")).toHaveText(["The Lamp", "The Night"]);
+  await expect(cards.nth(3)).toHaveAttribute("data-chapter-start", "true");
+  const chapterList = page.getByTestId("chapter-list");
+  await expect(chapterList.getByRole("listitem")).toHaveCount(2);
+  await expect(chapterList.locator(".chapter-jump")).toHaveText(["The Lamp", "The Night"]);
+  await page.screenshot({ path: path.join(ARTIFACTS, "e2e-audiobook-imported.png"), fullPage: true });
+
+  // ---- export without audio: the 409 lists the missing segments and offers to generate them
+  const panel = page.getByTestId("export-panel");
+  await expect(panel.getByRole("radio", { name: /^M4B/ })).toBeChecked();
+  await expect(panel.getByRole("checkbox", { name: "Generate missing audio" })).not.toBeChecked();
+  await panel.getByRole("button", { name: "Export", exact: true }).click();
+  const missing = page.getByTestId("export-missing");
+  await expect(missing).toContainText("6 segments have no audio yet");
+  await missing.getByRole("button", { name: "Export with generate missing audio" }).click();
+
+  // ---- the export task: the shared progress panel, through to the end
+  const progress = page.getByTestId("export-progress");
+  await expect(progress).toBeVisible();
+  await expect(progress).toHaveAttribute("data-status", /PENDING|PROCESSING|COMPLETED/);
+  await expect(panel.getByRole("checkbox", { name: "Generate missing audio" })).toBeChecked();
+  await expect(progress).toHaveAttribute("data-status", "COMPLETED", { timeout: 240_000 });
+  await expect(progress.getByTestId("progress-title")).toHaveText("Export finished");
+  await expect(progress.getByTestId("progress-percent")).toHaveText("100 %");
+
+  // ---- the download links of the finished export, and the file behind them
+  const result = page.getByTestId("export-result");
+  const download = result.getByTestId("export-download");
+  await expect(download).toHaveText("Download M4B");
+  const href = await download.getAttribute("href");
+  expect(href).toMatch(new RegExp(`^/media/projects/${projectId}/exports/[^/]+\\.m4b$`));
+  const file = await request.get(href!);
+  expect(file.status()).toBe(200);
+  expect((await file.body()).length).toBeGreaterThan(1000);
+  await expect(result.getByTestId("export-srt")).toHaveAttribute("href", /\.srt$/);
+  await expect(result.getByTestId("export-vtt")).toHaveAttribute("href", /\.vtt$/);
+  const srt = await request.get((await result.getByTestId("export-srt").getAttribute("href"))!);
+  expect(await srt.text()).toContain("The lamp was lit at dusk.");
+
+  // ---- past exports: this M4B
+  const rows = page.getByTestId("export-row");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-format", "m4b");
+  await expect(rows.first().getByTestId("export-download")).toHaveAttribute("href", href!);
+
+  // ---- the whole-book player: two chapters with the right titles; a click seeks to the second
+  const player = page.getByTestId("book-player");
+  const audio = player.getByTestId("book-audio");
+  await expect(audio).toHaveAttribute("src", href!);
+  const bookChapters = player.getByTestId("book-chapter");
+  await expect(bookChapters).toHaveCount(2);
+  await expect(bookChapters.locator(".chapter-seek-title")).toHaveText(["The Lamp", "The Night"]);
+  const exported = (await (await request.get(`/api/projects/${projectId}/exports/`)).json())[0];
+  expect(exported.chapters.map((chapter: { title: string }) => chapter.title)).toEqual(["The Lamp", "The Night"]);
+  const duration = await audioDuration(audio);
+  expect(Math.abs(duration - exported.duration)).toBeLessThan(0.2);
+  const secondStart: number = exported.chapters[1].start;
+  expect(secondStart).toBeGreaterThan(0);
+  await bookChapters.nth(1).click();
+  await expect
+    .poll(() => audio.evaluate((element: HTMLAudioElement) => element.currentTime), { timeout: 10_000 })
+    .toBeGreaterThanOrEqual(secondStart - 0.05);
+  await expect(player.locator("li").nth(1)).toHaveAttribute("aria-current", "true");
+  await audio.evaluate((element: HTMLAudioElement) => element.pause());
+
+  // The export generated every segment's audio, and the timeline shows it.
+  await expect(page.getByTestId("segment-audio")).toHaveCount(6);
+  const segments = await serverSegments(request, projectId);
+  expect(segments.every((segment) => segment.audio_file)).toBe(true);
+  await page.getByTestId("book-player").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(ARTIFACTS, "e2e-audiobook-exported.png"), fullPage: true });
+});

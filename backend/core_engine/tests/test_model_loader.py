@@ -110,3 +110,88 @@ def test_concurrent_first_use_loads_once_and_reloads_on_change(tmp_models_dir, m
     KokoroModelLoader.reset()
     assert KokoroModelLoader.get_session() is not reloaded
     assert len(loads) == 3
+
+
+# ------------------------------------------------------- the duration output
+def write_tiny_kokoro(path, with_duration_tensor=True):
+    """A tiny ONNX graph with Kokoro's inputs and its single "audio" output (and, like the real
+    graph, a /encoder/Round_output_0 tensor that is not an output)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["tokens"], ["tokens_float"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["style", "speed"], ["audio"]),
+    ]
+    if with_duration_tensor:
+        nodes.insert(1, helper.make_node("Round", ["tokens_float"], ["/encoder/Round_output_0"], name="/encoder/Round"))
+        nodes.append(helper.make_node("Identity", ["/encoder/Round_output_0"], ["unused"]))
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [
+            helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, None]),
+            helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 256]),
+            helper.make_tensor_value_info("speed", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+@pytest.fixture
+def tiny_model(tmp_models_dir):
+    write_tiny_kokoro(tmp_models_dir / "kokoro-v1.0.int8.onnx")
+    make_voices(tmp_models_dir / "voices_ja.npz", ["v"])
+    return tmp_models_dir
+
+
+def test_loader_adds_a_duration_output_that_reports_the_tensor(tiny_model):
+    kokoro = KokoroModelLoader.get_session()
+    assert kokoro.has_timings is True and KokoroModelLoader.has_timings() is True
+    assert [o.name for o in kokoro.sess.get_outputs()] == ["audio", "duration"]
+    audio, duration = kokoro.sess.run(
+        None,
+        {
+            "tokens": np.array([[0, 5, 7, 0]], np.int64),
+            "style": np.ones((1, 256), np.float32),
+            "speed": np.array([2.0], np.float32),
+        },
+    )
+    assert duration.tolist() == [[0.0, 5.0, 7.0, 0.0]]
+    assert np.all(audio == 2.0)
+    # nothing left behind, the model file untouched
+    assert sorted(p.name for p in tiny_model.iterdir()) == ["kokoro-v1.0.int8.onnx", "voices_ja.npz"]
+    import onnx
+
+    assert [o.name for o in onnx.load(str(tiny_model / "kokoro-v1.0.int8.onnx")).graph.output] == ["audio"]
+
+
+def test_loader_can_be_told_not_to_add_it(tiny_model, monkeypatch):
+    monkeypatch.setattr(KokoroModelLoader, "expose_durations", False)
+    kokoro = KokoroModelLoader.get_session()
+    assert kokoro.has_timings is False and KokoroModelLoader.has_timings() is False
+    assert [o.name for o in kokoro.sess.get_outputs()] == ["audio"]
+
+
+def test_model_without_the_tensor_loads_without_timings(tmp_models_dir, caplog):
+    write_tiny_kokoro(tmp_models_dir / "kokoro-v1.0.int8.onnx", with_duration_tensor=False)
+    make_voices(tmp_models_dir / "voices_ja.npz", ["v"])
+    assert KokoroModelLoader.has_timings() is None  # nothing loaded yet
+    kokoro = KokoroModelLoader.get_session()
+    assert kokoro.has_timings is False
+    assert "/encoder/Round_output_0" in caplog.text and "estimated" in caplog.text
+
+
+def test_onnx_failure_falls_back_to_the_graph_as_it_is(tiny_model, monkeypatch, caplog):
+    import onnx
+
+    def broken_load(*args, **kwargs):
+        raise OSError("cannot read the graph")
+
+    monkeypatch.setattr(onnx, "load", broken_load)
+    kokoro = KokoroModelLoader.get_session()
+    assert kokoro.has_timings is False
+    assert "Cannot add a duration output" in caplog.text

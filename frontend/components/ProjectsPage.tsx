@@ -101,7 +101,7 @@ export function ProjectsPage() {
             </label>
             {file ? (
               <p className="muted file-chosen" data-testid="import-file">
-                {file.name} ({formatBytes(file.size)}) will be uploaded and imported.{" "}
+                {file.name} ({formatBytes(file.size)}){fileProblem ? "" : " will be uploaded and imported."}{" "}
                 <button type="button" className="button small quiet" onClick={clearFile}>
                   Paste text instead
                 </button>

@@ -96,6 +96,7 @@ export function SegmentCard(props: SegmentCardProps) {
   const dirty = draft !== segment.text_content;
   const busy = state.badge === "queued" || state.badge === "generating";
   const isChapterStart = startsChapter(segment);
+  const textRows = Math.min(8, Math.max(2, Math.ceil(draft.length / 80)));
   // Read-along: only while the audio plays, for the saved text it may belong to, when there are cues.
   const reading = audioPlaying && !dirty && cues.length > 0;
   const highlight = reading && cueIndex >= 0 ? splitForHighlight(segment.text_content, cueRanges[cueIndex]) : null;
@@ -169,6 +170,8 @@ export function SegmentCard(props: SegmentCardProps) {
           data-testid="segment-reading"
           data-cue-index={cueIndex}
           aria-label={`Text of segment ${position}, sentence being spoken highlighted`}
+          // As tall as the textarea it replaces, so the page does not jump.
+          style={{ minHeight: `calc(${textRows * 1.55}em + 1rem + 2px)` }}
         >
           {highlight ? (
             <>
@@ -189,7 +192,7 @@ export function SegmentCard(props: SegmentCardProps) {
           value={draft}
           readOnly={segment.is_locked}
           onChange={(event) => setDraft(event.target.value)}
-          rows={Math.min(8, Math.max(2, Math.ceil(draft.length / 80)))}
+          rows={textRows}
         />
       )}
       {saveError ? (

@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 
-import { ARTIFACTS, audioDuration, expect, segmentCards, serverSegments, test } from "./fixtures";
+import { ARTIFACTS, audioDuration, expect, generateAllViaApi, segmentCards, serverSegments, test } from "./fixtures";
 
 const MARKDOWN = [
   "# The Lamp",
@@ -122,4 +122,103 @@ test("import a Markdown book, export an M4B with generated audio, see its downlo
   expect(segments.every((segment) => segment.audio_file)).toBe(true);
   await page.getByTestId("book-player").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(ARTIFACTS, "e2e-audiobook-exported.png"), fullPage: true });
+});
+
+test("chapters, pacing, paced Play all and the sentence highlight in the timeline", async ({ page, request }) => {
+  // JSON import: "# x" headings start chapters here too.
+  const created = await request.post("/api/projects/import/", {
+    data: {
+      title: "Editing chapters",
+      text: "# Morning\n\nThe sun rose over the hill. Birds began to sing.\n\nThe baker opened his shop.\n\n# Evening\n\nThe lamps were lit one by one.",
+    },
+  });
+  expect(created.status()).toBe(201);
+  const { id: projectId } = await created.json();
+  await generateAllViaApi(request, projectId);
+  await page.goto(`/projects/${projectId}`);
+  const cards = segmentCards(page);
+  await expect(cards).toHaveCount(5);
+
+  // ---- rename a chapter, mark a new chapter start, remove it again
+  const firstHeader = cards.nth(0).getByTestId("chapter-header");
+  await firstHeader.getByRole("button", { name: "Rename" }).click();
+  await page.getByLabel("Chapter title of segment 1").fill("Dawn");
+  await firstHeader.getByRole("button", { name: "Rename" }).click();
+  await expect(firstHeader.getByTestId("chapter-title")).toHaveText("Dawn");
+  await expect(page.getByTestId("chapter-list").locator(".chapter-jump")).toHaveText(["Dawn", "Evening"]);
+
+  await cards.nth(2).getByRole("button", { name: "Start chapter" }).click();
+  await page.getByLabel("Chapter title of segment 3").fill("The Shop");
+  await cards.nth(2).getByRole("button", { name: "Start chapter" }).click();
+  await expect(cards.nth(2).getByTestId("chapter-title")).toHaveText("The Shop");
+  await expect(page.getByTestId("chapter-list").locator(".chapter-jump")).toHaveText(["Dawn", "The Shop", "Evening"]);
+  await expect(cards.nth(3).getByTestId("chapter-header")).toContainText("Chapter 3");
+  let detail = await (await request.get(`/api/projects/${projectId}/`)).json();
+  expect(detail.chapters.map((chapter: { title: string }) => chapter.title)).toEqual(["Dawn", "The Shop", "Evening"]);
+
+  await cards.nth(2).getByRole("button", { name: "Remove chapter" }).click();
+  await expect(cards.nth(2).getByTestId("chapter-header")).toHaveCount(0);
+  await expect(page.getByTestId("chapter-list").locator(".chapter-jump")).toHaveText(["Dawn", "Evening"]);
+  detail = await (await request.get(`/api/projects/${projectId}/`)).json();
+  expect(detail.segments[2].chapter_title).toBeNull();
+
+  // The chapter list jumps to the chapter's first segment.
+  await page.getByTestId("chapter-list").getByRole("button", { name: "Evening", exact: true }).click();
+  await expect(cards.nth(3)).toBeFocused();
+
+  // ---- pacing: author and pauses, saved with the project
+  const pacing = page.getByRole("region", { name: "Book & pacing" });
+  await expect(pacing.getByText("default 0.6 s")).toBeVisible();
+  await pacing.getByLabel("Author").fill("A. Narrator");
+  await pacing.getByLabel("Paragraph pause in seconds").fill("0.3");
+  await pacing.getByLabel("Chapter pause in seconds").fill("1.5");
+  await pacing.getByLabel("Lead-in in seconds").fill("0.5");
+  await pacing.getByLabel("Tail in seconds").fill("0.4");
+  await pacing.getByRole("button", { name: "Save" }).click();
+  await expect(pacing.getByRole("status")).toHaveText("Saved.");
+  await expect(page.getByTestId("project-author")).toHaveText("by A. Narrator");
+  detail = await (await request.get(`/api/projects/${projectId}/`)).json();
+  expect([detail.author, detail.paragraph_pause, detail.chapter_pause, detail.lead_in, detail.tail]).toEqual(["A. Narrator", 0.3, 1.5, 0.5, 0.4]);
+
+  // ---- Play all: lead-in, then the segments with the project's pauses, a chapter pause before "Evening"
+  await page.getByRole("button", { name: "Play all" }).click();
+  await expect(page.getByTestId("play-pause")).toHaveText("Lead-in (0.50 s) before segment 1 of 5");
+  await expect(page.getByTestId("now-playing")).toHaveText("Playing segment 1 of 5");
+  await expect(page.getByTestId("now-playing")).toHaveText("Playing segment 2 of 5", { timeout: 15_000 });
+
+  // The sentence being spoken is highlighted in segment 2 (two sentences, in order).
+  const reading = cards.nth(1).getByTestId("segment-reading");
+  await expect(reading).toBeVisible();
+  await expect(reading.getByTestId("cue-highlight")).toHaveText("The sun rose over the hill.", { timeout: 5_000 });
+  await expect(reading.getByTestId("cue-highlight")).toHaveText("Birds began to sing.", { timeout: 10_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, "e2e-sentence-highlight.png") });
+
+  await expect(page.getByTestId("play-pause")).toHaveText("Chapter pause (1.50 s) before segment 4 of 5", { timeout: 20_000 });
+  await expect(page.getByTestId("now-playing")).toHaveText("Playing segment 5 of 5", { timeout: 20_000 });
+  await expect(page.getByTestId("play-pause")).toHaveText("Tail: 0.40 s of silence", { timeout: 15_000 });
+  await expect(page.getByRole("button", { name: "Play all" })).toBeVisible({ timeout: 5_000 });
+  // Playing stopped: the text is editable again.
+  await expect(cards.nth(1).getByRole("textbox")).toHaveValue("The sun rose over the hill. Birds began to sing.");
+});
+
+test("a broken EPUB upload shows the backend's message and creates nothing", async ({ page, request }) => {
+  const before = (await (await request.get("/api/projects/")).json()).length;
+  await page.goto("/");
+  const form = page.getByRole("region", { name: "Import a story" });
+  await form.getByLabel(/choose a file/).setInputFiles({
+    name: "broken.epub",
+    mimeType: "application/epub+zip",
+    buffer: Buffer.from("this is not a zip archive at all", "utf8"),
+  });
+  await form.getByRole("button", { name: "Import" }).click();
+  const error = form.getByTestId("import-error");
+  await expect(error).toBeVisible();
+  await expect(error).toContainText(/epub/i);
+  await expect(page).toHaveURL(/\/$/);
+  expect((await (await request.get("/api/projects/")).json()).length).toBe(before);
+
+  // A type the import does not take is refused before uploading.
+  await form.getByLabel(/File/).setInputFiles({ name: "notes.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4") });
+  await expect(form.getByRole("alert").first()).toHaveText("notes.pdf: only .txt, .md, .epub files can be imported.");
+  await expect(form.getByRole("button", { name: "Import" })).toBeDisabled();
 });

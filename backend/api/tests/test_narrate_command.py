@@ -138,3 +138,35 @@ def test_narrate_bar_shows_stage_current_step_and_eta(tmp_path, fake_engine, med
     assert "Synthesizing segment 1 of 2 (chunk 2 of 3)" in bar
     assert "ETA " in bar
     assert "finished: 100%" in bar
+
+
+def test_narrate_markdown_with_chapters_and_export(tmp_path, fake_engine, media_root):
+    """`narrate book.md --export m4b --chapters 2-3`: only chapters 2 and 3 are imported, narrated and exported."""
+    path = tmp_path / "book.md"
+    path.write_text(
+        "# One\n\nFirst chapter text.\n\n# Two\n\nSecond chapter. Two sentences.\n\n# Three\n\nThird chapter text.\n",
+        encoding="utf-8",
+    )
+    out = StringIO()
+    call_command("narrate", str(path), "--export", "m4b", "--chapters", "2-3", stdout=out, stderr=StringIO())
+    project = Project.objects.get()
+    assert [s.chapter_title for s in project.segments.order_by("sequence_index") if s.chapter_title] == ["Two", "Three"]
+    export = project.exports.get()
+    assert [c["title"] for c in export.chapters] == ["Two", "Three"]
+    main = Path(media_root) / export.file_path
+    assert main.is_file() and main.suffix == ".m4b"
+    report = out.getvalue()
+    assert f"Audiobook:     {main}" in report
+    assert "Chapters:    2" in report
+    assert f"Duration:    {export.duration:.1f} s" in report
+    assert "Status:        COMPLETED" in report
+
+
+def test_narrate_rejects_a_chapter_range_outside_the_book(tmp_path, fake_engine):
+    path = tmp_path / "book.md"
+    path.write_text("# One\n\nText.\n\n# Two\n\nMore text.\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="not in the book"):
+        call_command("narrate", str(path), "--chapters", "2-5", stdout=StringIO())
+    with pytest.raises(CommandError, match="range such as 1-3"):
+        call_command("narrate", str(path), "--chapters", "two", stdout=StringIO())
+    assert not Project.objects.exists()

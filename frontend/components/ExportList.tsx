@@ -57,7 +57,14 @@ export function AcxReportView({ report }: { report: AudiobookExport["report"] })
         {files.map((file) => {
           const failed = file.checks.filter((check) => check.passed === false);
           return (
-            <li key={file.name} data-testid="acx-file" data-passed={String(file.passed)}>
+            <li
+              key={file.name}
+              data-testid="acx-file"
+              data-passed={String(file.passed)}
+              title={file.checks
+                .map((check) => `${check.passed === false ? "✗" : check.passed ? "✓" : "?"} ${check.name.replace(/_/g, " ")}${check.value ? `: ${check.value}` : ""}${check.requirement ? ` (needs ${check.requirement})` : ""}`)
+                .join("\n")}
+            >
               <span className={file.passed === false ? "fail" : file.passed ? "pass" : ""}>
                 {file.passed === false ? "✗" : file.passed ? "✓" : "?"}
               </span>{" "}

@@ -222,3 +222,42 @@ test("a broken EPUB upload shows the backend's message and creates nothing", asy
   await expect(form.getByRole("alert").first()).toHaveText("notes.pdf: only .txt, .md, .epub files can be imported.");
   await expect(form.getByRole("button", { name: "Import" })).toBeDisabled();
 });
+
+test("an ACX export lists its per-file report; deleting an export removes it", async ({ page, request }) => {
+  test.setTimeout(300_000);
+  const created = await request.post("/api/projects/import/", {
+    data: { title: "ACX check", text: "# One\n\nA short first chapter.\n\n# Two\n\nA short second chapter." },
+  });
+  expect(created.status()).toBe(201);
+  const { id: projectId } = await created.json();
+  await page.goto(`/projects/${projectId}`);
+
+  const panel = page.getByTestId("export-panel");
+  await panel.getByRole("radio", { name: /^ACX/ }).check();
+  await panel.getByRole("checkbox", { name: "Generate missing audio" }).check();
+  await panel.getByRole("button", { name: "Export", exact: true }).click();
+  const progress = page.getByTestId("export-progress");
+  await expect(progress).toHaveAttribute("data-status", "COMPLETED", { timeout: 240_000 });
+  await expect(page.getByTestId("export-result").getByTestId("export-download")).toHaveText("Download ACX zip");
+
+  const row = page.getByTestId("export-row").first();
+  await expect(row).toHaveAttribute("data-format", "acx");
+  const report = row.getByTestId("acx-report");
+  await report.locator("summary").click();
+  const files = report.getByTestId("acx-file");
+  await expect(files).toHaveCount(2);
+  const exported = (await (await request.get(`/api/projects/${projectId}/exports/`)).json())[0];
+  const verdicts = exported.report.files.map((file: { passed: boolean }) => String(file.passed));
+  await expect(files).toHaveText([/01 - One\.mp3/, /02 - Two\.mp3/]);
+  for (const [index, verdict] of verdicts.entries()) await expect(files.nth(index)).toHaveAttribute("data-passed", verdict);
+  await expect(report.getByTestId("acx-verdict")).toHaveText(exported.report.passed ? "passed" : "failed");
+  // A zip is not playable: no book player for it.
+  await expect(page.getByTestId("book-player")).toHaveCount(0);
+  await page.screenshot({ path: path.join(ARTIFACTS, "e2e-acx-report.png"), fullPage: true });
+
+  await row.getByRole("button", { name: "Delete" }).click();
+  await row.getByRole("button", { name: "Yes, delete" }).click();
+  await expect(page.getByTestId("export-row")).toHaveCount(0);
+  expect(await (await request.get(`/api/projects/${projectId}/exports/`)).json()).toEqual([]);
+  expect((await request.get(exported.url)).status()).toBe(404);
+});

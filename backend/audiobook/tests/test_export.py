@@ -24,7 +24,7 @@ from audiobook import (
     plan_book,
 )
 
-from .conftest import RATE, decode, decoded_duration, write_segment
+from .conftest import RATE, decoded_duration, write_segment
 
 METADATA = BookMetadata(title="The Test Book", author="Ann Author", album="Test Album", genre="Audiobook")
 TOLERANCE = 0.05  # seconds (the issue's ±50 ms)

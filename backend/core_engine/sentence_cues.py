@@ -16,7 +16,7 @@ chunk's parts that belong to one sentence form a *group*. For each synthesized c
    see ../shared/design/engine-facts.md). Measured on the bundled int8 graph (21
    sentence ends in Poe, jf_alpha, speed 1.0): the model puts the pause after a
    sentence into the durations of the sentence's last phoneme and its mark (the
-   pause ends 0–20 ms before the mark's end), and the next sentence is already
+   pause ends within 10 ms before to 50 ms after the mark's end), and the next sentence is already
    sounding 20–100 ms before its first phoneme's timed start. So the boundary is
    placed on the audio, inside the span the durations give: the longest quiet run
    (10 ms frames at least 40 dB below the chunk's loudest frame, as kokoro-onnx's
@@ -161,7 +161,7 @@ def _pause_in(
     best_key: tuple[int, float] | None = None
     for first, end in runs:
         start_sample, end_sample = first * frame, end * frame
-        if end - first < min_frames or end_sample < window[0] or start_sample > window[1]:
+        if end - first < min_frames or end_sample <= window[0] or start_sample >= window[1]:
             continue
         key = (end - first, -abs((start_sample + end_sample) / 2 - anchor))
         if best_key is None or key > best_key:

@@ -274,8 +274,15 @@ class KokoroEngine:
                 exact = exact and chunk_exact
                 parts.append(audio)
                 pauses.append(chunk.pause_after)
-                chunk_spans.append([(group[0], *span) for group, span in zip(plan.groups, spans)])
                 texts.update((piece.sentence_index, piece.sentence) for piece in chunk.pieces)
+                # a sentence of punctuation only ("...") keeps its tokens and time but gets no cue
+                chunk_spans.append(
+                    [
+                        (group[0], *span)
+                        for group, span in zip(plan.groups, spans)
+                        if has_speakable_content(texts[group[0]])
+                    ]
+                )
             elif pauses:
                 pauses[-1] = max(pauses[-1], chunk.pause_after)
             done_chars += len(chunk.text)

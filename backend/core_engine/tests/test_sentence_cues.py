@@ -107,6 +107,14 @@ def test_a_pause_before_the_last_word_is_not_taken():
     assert spans == [(0, mark_end), (mark_end, len(audio))]
 
 
+def test_a_pause_only_touching_the_span_is_not_taken():
+    # silence from 0.9 s (the next sentence's first phoneme's start) on, after tone: touches, does not overlap
+    audio = np.concatenate([tone(0.9), silence(0.3), tone(0.2)])
+    spans = timed_spans([3, 3], timings_for(PHONEMES, DURATIONS), audio, SR)
+    mark_end = int(round(0.85 * SR))
+    assert spans == [(0, mark_end), (mark_end, len(audio))]
+
+
 def test_the_longest_pause_in_the_span_wins():
     # a 60 ms gap at 0.25 s and the real 300 ms pause at 0.45 s both overlap the span
     audio = np.concatenate([tone(0.25), silence(0.06), tone(0.14), silence(0.3), tone(0.65)])
@@ -297,3 +305,16 @@ def test_punctuation_only_sentences_get_no_cue_and_progress_is_per_chunk():
     assert [c.text for c in synthesis.cues] == ["Hello there.", "Good night."]
     assert [p[0] for p in progress] == list(range(len(chunks) + 1))
     assert synthesis.cues[0].end < synthesis.cues[1].start
+
+
+def test_a_punctuation_only_sentence_inside_a_chunk_keeps_its_time_but_gets_no_cue():
+    kokoro = FakeKokoro()
+    engine = KokoroEngine(kokoro)
+    chunks = engine.plan("Hello there. ... Good night.")
+    assert [p.text for p in chunks[0].pieces] == ["Hello there.", "...", "Good night."]
+    synthesis = engine.synthesize(chunks, "v", 1.0)
+    assert kokoro.calls == ["hello there. ... good night."]
+    assert [c.text for c in synthesis.cues] == ["Hello there.", "Good night."]
+    first, second = synthesis.cues
+    # the pause after "there." (0.3 s), the space, and the 0.9 s silence of "..." all lie between the cues
+    assert second.start - first.end == pytest.approx(4 * FakeKokoro.STOP + FakeKokoro.SPACE, abs=0.011)

@@ -64,9 +64,11 @@ BUILDER_STAGES = {
 }
 
 #: Assumed speed of each builder stage before one is learned, in seconds of book
-#: audio per wall second (measured on the 2-core reference machine with
-#: ``bench/export_benchmark.py``; only the first export's ETA depends on them).
-DEFAULT_STAGE_RATES = {"assembling": 400.0, "encoding": 150.0, "captions": 5000.0, "packaging": 400.0}
+#: audio per wall second. From ``bench/export_benchmark.py --minutes 60 --wavs ...``
+#: on the 2-core reference machine (64 min of Kokoro speech: M4B 29 s, MP3 70 s,
+#: WAV 3.4 s, ACX 67 s in all); only the first export's ETA depends on them.
+DEFAULT_STAGE_RATES = {"assembling": 1500.0, "captions": 50000.0, "packaging": 400.0}
+DEFAULT_ENCODING_RATES = {"m4b": 150.0, "mp3": 60.0, "wav": 2000.0, "acx": 70.0}
 
 #: Characters of text per second of narration, to estimate the audio a missing
 #: segment will add before it is synthesized (Kokoro at speed 1.0 reads about
@@ -210,7 +212,7 @@ def plan_export_phases(fmt: str, voice: VoiceSettings | None, chars_missing: int
                 stage,
                 units_total=max(1.0, audio_seconds),
                 rate_key=(f"export:{stage}:{fmt}", 1.0),
-                default_rate=DEFAULT_STAGE_RATES[stage],
+                default_rate=DEFAULT_ENCODING_RATES[fmt] if stage == "encoding" else DEFAULT_STAGE_RATES[stage],
             )
         )
     return phases

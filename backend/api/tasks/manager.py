@@ -259,12 +259,15 @@ class TaskManager:
             except Exception as exc:  # an unhandled error in a future would be swallowed silently
                 logger.exception("Task %s failed: %s", task_id, exc)
                 segment_id = exc.segment_id if isinstance(exc, TaskFailure) else None
+                self._learn_speed(task_id)
                 with self._tasks_lock:
                     state = self._tasks.get(task_id)
                     if state is not None:
                         state.errors.append({"segment_id": segment_id, "error": str(exc) or exc.__class__.__name__})
                         self._finish(state, TASK_FAILED)
                 return
+            # Learned before the terminal status is visible: a finished task's speed is always in the profile.
+            self._learn_speed(task_id)
             with self._tasks_lock:
                 state = self._tasks.get(task_id)
                 if state is not None:
@@ -273,7 +276,6 @@ class TaskManager:
                 logger.info("Task %s %s: %s", task_id, state.status.lower(), state.current_step)
         finally:
             journal_module.set_current_task(None)
-            self._learn_speed(task_id)
             # This thread's connections only (Django connections are thread-local).
             connections.close_all()
 

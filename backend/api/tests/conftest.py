@@ -117,6 +117,27 @@ def wait_for_task(task_id: str, timeout: float = 20.0) -> dict:
     raise AssertionError(f"task {task_id} did not finish within {timeout} s: {manager.get_task_status(task_id)}")
 
 
+def follow_task(task_id: str, timeout: float = 60.0, interval: float = 0.01) -> tuple[dict, list[dict]]:
+    """Poll the task every ``interval`` s from another thread until it ends; return (final status, every status seen)."""
+    manager = TaskManager()
+    bodies: list[dict] = []
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            bodies.append(manager.get_task_status(task_id))
+            time.sleep(interval)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        final = wait_for_task(task_id, timeout=timeout)
+    finally:
+        stop.set()
+        poller.join()
+    return final, bodies
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.005):
     """Wait until ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ import pytest
 
 from api.models import Export, Segment
 from api.tasks import TaskManager
-from api.tests.conftest import wait_for_task, wait_until
+from api.tests.conftest import follow_task, wait_for_task, wait_until
 from api.tests.factories import ProjectFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -187,19 +187,7 @@ def test_export_task_shows_stages_and_moves(api_client, fake_engine, project):
     make_book(project, 2)
     fake_engine.chunk_delay = 0.02
     task_id = export(api_client, project, fmt="mp3").json()["task_id"]
-    manager = TaskManager()
-    bodies = []
-    stop = threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            bodies.append(manager.get_task_status(task_id))
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    final = wait_for_task(task_id, timeout=60)
-    stop.set()
-    poller.join()
+    final, bodies = follow_task(task_id, interval=0.0)
     stages = [b["stage"] for b in bodies]
     assert {"synthesizing", "encoding"} <= set(stages) and final["stage"] == "finished"
     running = [b["overall_progress"] for b in bodies if b["status"] == "PROCESSING"]

@@ -14,7 +14,7 @@ from api.models import SynthesisSpeedProfile
 from api.tasks import Phase, TaskManager, TaskState, status_body
 from api.tasks.eta import BLEND_CHARS, SpeedProfiles, blend_speed, estimate_eta, interpolate_inflight
 from api.tasks.state import STAGE_SYNTHESIZING
-from api.tests.conftest import wait_for_task
+from api.tests.conftest import follow_task, wait_for_task
 from api.tests.factories import SegmentFactory
 
 # --- pure ETA arithmetic ------------------------------------------------------
@@ -173,20 +173,7 @@ def test_batch_progress_keeps_the_spec_percentage_and_learns_speed(api_client, f
         SegmentFactory(project=project, sequence_index=index, text_content=f"Sentence {index} one. And two.")
     fake_engine.chunk_delay = 0.05
     task_id = api_client.post(f"/api/projects/{project.id}/generate-all-audio/").json()["task_id"]
-    manager = TaskManager()
-    bodies = []
-    stop = threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            bodies.append(manager.get_task_status(task_id))
-            time.sleep(0.01)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    final = wait_for_task(task_id)
-    stop.set()
-    poller.join()
+    final, bodies = follow_task(task_id)
     for body in bodies:
         progress = body["progress"]
         if progress["total"]:

@@ -185,3 +185,62 @@ def test_batch_progress_keeps_the_spec_percentage_and_learns_speed(api_client, f
     # The measured speed was learned for the voice and speed used.
     profile = SynthesisSpeedProfile.objects.get(voice_id="jf_alpha", speed=1.0)
     assert profile.samples == 1 and profile.chars_per_second > 0
+
+
+# --- phases: a task of several kinds of work (an export) ----------------------
+
+
+def test_overall_progress_and_eta_weigh_phases_by_their_expected_time():
+    """Synthesis of 600 characters at 60 chars/s (10 s) then encoding 300 s of audio at 100 s/s (3 s)."""
+    synthesis = Phase("synthesis", units_total=600.0, prior_rate=60.0, weight=10.0)
+    encoding = Phase("encoding", units_total=300.0, default_rate=100.0, weight=3.0)
+    state = TaskState(task_id="t", kind="export", status="PROCESSING", phases=[synthesis, encoding], started_at=1000.0)
+    synthesis.start(now_mono=0.0)
+    body = status_body(state, now=1000.0, now_mono=0.0)
+    assert body["overall_progress"] == 0.0 and body["eta_seconds"] == pytest.approx(13.0)
+    synthesis.units_done, synthesis.last_mono = 300.0, 5.0  # half the synthesis, on schedule
+    body = status_body(state, now=1005.0, now_mono=5.0)
+    assert body["overall_progress"] == pytest.approx(100 * 5 / 13, abs=0.1)
+    assert body["eta_seconds"] == pytest.approx(8.0, abs=0.1)
+    synthesis.units_done = 600.0
+    state.phase_index = 1
+    encoding.start(now_mono=10.0)
+    encoding.units_done, encoding.last_mono = 150.0, 11.5
+    body = status_body(state, now=1011.5, now_mono=11.5)
+    assert body["overall_progress"] == pytest.approx(100 * 11.5 / 13, abs=0.1)
+    assert body["eta_seconds"] == pytest.approx(1.5, abs=0.1)
+
+
+def test_an_unknown_synthesis_speed_makes_the_whole_eta_unknown():
+    phases = [Phase("synthesis", units_total=100.0), Phase("encoding", units_total=50.0, default_rate=100.0)]
+    state = TaskState(task_id="t", status="PENDING", phases=phases)
+    assert status_body(state)["eta_seconds"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_progress_reports_through_the_runner(task_manager):
+    """A service-like task: plan two phases, enter them, report items, outcome and result."""
+    seen = []
+
+    def task_fn():
+        progress = task_manager.progress("t-phases")
+        progress.plan([Phase("synthesis", units_total=10.0, default_rate=10.0), Phase("encoding", units_total=4.0, default_rate=4.0)])
+        progress.advance(5.0, inflight=5.0, stage="synthesizing", step="half")
+        seen.append(task_manager.get_task_status("t-phases"))
+        progress.item_done("s1", {"segment_id": "s1", "audio_url": "/media/x.wav", "duration": 2.0}, done=10.0, seconds=1.0, audio_seconds=2.0)
+        progress.phase("encoding")
+        progress.advance(2.0, stage="encoding", step="Encoding")
+        seen.append(task_manager.get_task_status("t-phases"))
+        progress.set_result({"export_id": "e1", "url": "/media/e1.m4b"})
+        progress.outcome(completed="Exported")
+
+    task_manager.submit_task(task_fn, "t-phases")
+    final = wait_for_task("t-phases")
+    half, encoding = seen
+    assert half["stage"] == "synthesizing" and half["current_step"] == "half"
+    assert 0 < half["overall_progress"] < encoding["overall_progress"] < 100
+    assert encoding["overall_progress"] == pytest.approx(75.0, abs=1.0)  # 1 s + 0.5 s of 2 s expected
+    assert final["status"] == "COMPLETED" and final["current_step"] == "Exported"
+    assert final["result"] == {"export_id": "e1", "url": "/media/e1.m4b"}
+    assert final["completed_segments"] == [{"segment_id": "s1", "audio_url": "/media/x.wav", "duration": 2.0}]
+    assert final["audio_seconds"] == 2.0 and final["realtime_factor"] == 0.5

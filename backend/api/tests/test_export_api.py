@@ -190,8 +190,13 @@ def test_export_task_shows_stages_and_moves(api_client, fake_engine, project):
     final, bodies = follow_task(task_id, interval=0.0)
     stages = [b["stage"] for b in bodies]
     assert {"synthesizing", "encoding"} <= set(stages) and final["stage"] == "finished"
+    first_seen = list(dict.fromkeys(stage for stage in stages if stage not in {"queued", "preparing", "writing"}))
+    assert first_seen[0] == "synthesizing" and first_seen.index("encoding") > 0
     running = [b["overall_progress"] for b in bodies if b["status"] == "PROCESSING"]
-    assert running == sorted(running) or max(abs(a - b) for a, b in zip(running, sorted(running))) < 1.0
+    # Within a chunk progress is interpolated at the expected speed; a chunk that turns out shorter than
+    # expected pulls it back by at most that chunk's share (here a few per cent of a tiny book).
+    assert all(later >= earlier - 10.0 for earlier, later in zip(running, running[1:]))
+    assert running[-1] > running[0]
     assert final["status"] == "COMPLETED" and final["result"]["url"].endswith(".mp3")
 
 

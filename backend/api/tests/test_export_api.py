@@ -258,3 +258,28 @@ def test_real_model_export_of_a_three_chapter_project_decodes_right(api_client, 
     assert all(segment.audio_cues for segment in segments)
     srt_text = media_file(settings, item["captions"]["srt"]).read_text(encoding="utf-8")
     assert "The lamp was lit." in srt_text
+
+
+def test_an_export_interrupted_by_a_restart_resumes_and_finishes(api_client, fake_engine, project):
+    """The journal of an export the server was running when it stopped: start-up runs it again under its id."""
+    from api.models import TaskRecord
+    from api.services.task_recovery import resume_interrupted_tasks
+
+    make_book(project, 1)
+    fake_engine.gate = threading.Event()
+    task_id = export(api_client, project).json()["task_id"]
+    assert fake_engine.started.wait(5)
+    manager = TaskManager()
+    threading.Timer(0.2, fake_engine.gate.set).start()
+    manager.shutdown(wait=True, interrupted=True)  # as Ctrl-C on the server
+    assert TaskRecord.objects.get(pk=task_id).status == "PROCESSING"
+    TaskManager._instance = None  # a new process
+
+    fake_engine.gate = None
+    assert resume_interrupted_tasks() == [task_id]
+    final = wait_for_task(task_id, timeout=60)
+    assert final["status"] == "COMPLETED" and final["kind"] == "export"
+    export_row = Export.objects.get()
+    assert final["result"]["export_id"] == str(export_row.id)
+    assert [c["title"] for c in export_row.chapters] == CHAPTERS
+    TaskManager().shutdown(wait=True)

@@ -360,7 +360,8 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
     url = media_url(result.main_path)
     progress.set_result({"export_id": str(export.id), "url": url})
     progress.outcome(
-        completed=f"Exported {fmt.upper()}: {_clock(result.duration)}, {len(result.chapters)} chapters, "
+        completed=f"Exported {fmt.upper()}: {_clock(result.duration)}, {len(result.chapters)} "
+        f"chapter{'s' if len(result.chapters) != 1 else ''}, "
         f"{result.size_bytes / 1e6:.1f} MB"
     )
     logger.info("Export %s: %s (%.1f s, %d chapters, %d bytes)", export.id, url, result.duration, len(result.chapters), result.size_bytes)

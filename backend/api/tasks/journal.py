@@ -140,8 +140,6 @@ def rebuild_state(record) -> tuple[TaskState, set[str]]:
     params = dict(extra.get("params") or {})
     if "params" not in extra:  # journaled before params existed
         params = {"voice_id": record.voice_id, "speed": record.speed}
-        if extra.get("segment_chars_planned"):
-            params["segment_chars_planned"] = list(extra["segment_chars_planned"])
     if "phases" in extra:
         phases = [Phase.from_json(p) for p in extra["phases"]]
     else:

@@ -254,26 +254,25 @@ class TaskManager:
                 self._notify(state)
             journal_module.set_current_task(task_id if self.is_journaled(task_id) else None)
             logger.info("Task %s started", task_id)
+            error: dict[str, Any] | None = None
             try:
                 task_fn()
             except Exception as exc:  # an unhandled error in a future would be swallowed silently
                 logger.exception("Task %s failed: %s", task_id, exc)
                 segment_id = exc.segment_id if isinstance(exc, TaskFailure) else None
-                self._learn_speed(task_id)
-                with self._tasks_lock:
-                    state = self._tasks.get(task_id)
-                    if state is not None:
-                        state.errors.append({"segment_id": segment_id, "error": str(exc) or exc.__class__.__name__})
-                        self._finish(state, TASK_FAILED)
-                return
+                error = {"segment_id": segment_id, "error": str(exc) or exc.__class__.__name__}
             # Learned before the terminal status is visible: a finished task's speed is always in the profile.
             self._learn_speed(task_id)
             with self._tasks_lock:
                 state = self._tasks.get(task_id)
-                if state is not None:
+                if state is None:
+                    return
+                if error is not None:
+                    state.errors.append(error)
+                    self._finish(state, TASK_FAILED)
+                else:
                     self._finish(state, TASK_CANCELLED if state.cancel_requested else TASK_COMPLETED)
-            if state is not None:
-                logger.info("Task %s %s: %s", task_id, state.status.lower(), state.current_step)
+            logger.info("Task %s %s: %s", task_id, state.status.lower(), state.current_step)
         finally:
             journal_module.set_current_task(None)
             # This thread's connections only (Django connections are thread-local).

@@ -68,6 +68,13 @@ class VoiceSettings:
         """The task params that rebuild it after a restart."""
         return {"voice_id": self.voice_id, "speed": self.speed}
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "VoiceSettings | None":
+        """Inverse of :meth:`as_params`; None when the task had no voice (an export with nothing to narrate)."""
+        if not params.get("voice_id"):
+            return None
+        return cls(voice_id=params["voice_id"], speed=float(params.get("speed") or 1.0))
+
 
 # --------------------------------------------------------------------- checks
 
@@ -338,13 +345,15 @@ def narrate_segments(
     in_batch: bool = True,
     spec_progress: bool = False,
     record_errors: bool = True,
-    plan: bool = True,
+    whole_task: bool = True,
 ) -> NarrationOutcome:
     """Synthesize ``segment_ids`` in order, reporting each chunk and segment through ``progress``.
 
-    Runs on the worker thread. With ``plan`` it plans one synthesis phase over
-    the segments' characters (a caller with a bigger plan, such as an export,
-    plans itself and enters its synthesis phase first). Cancellation is checked
+    Runs on the worker thread. When the segments are the ``whole_task`` it plans
+    one synthesis phase over their characters and words the task's outcome
+    ("Completed: 4 segments narrated"); otherwise (an export, whose plan has
+    more phases) it enters the caller's synthesis phase and leaves the outcome
+    to the caller. Cancellation is checked
     before each segment (the one being synthesized finishes). A segment's
     failure is recorded (``record_errors``: in ``errors`` and the journal) and
     the loop goes on. ``spec_progress`` keeps the spec's ``progress`` object at
@@ -357,7 +366,7 @@ def narrate_segments(
     ids = [str(sid) for sid in segment_ids]
     total = len(ids)
     done_chars = sum(lengths.get(sid, 0) for sid in ids if sid in finished_ids)
-    if plan:
+    if whole_task:
         progress.plan([synthesis_phase(voice, sum(lengths.values()), done_chars)])
     else:
         progress.phase(PHASE_SYNTHESIS)
@@ -400,11 +409,12 @@ def narrate_segments(
             else:
                 progress.advance(done_chars)
         narrated = len(outcome.done)
-        progress.outcome(
-            completed=f"Completed: {narrated} segment{'s' if narrated != 1 else ''} narrated"
-            + (f", {len(outcome.failed)} failed" if outcome.failed else ""),
-            cancelled=f"Cancelled after {narrated} segment{'s' if narrated != 1 else ''}",
-        )
+        if whole_task:
+            progress.outcome(
+                completed=f"Completed: {narrated} segment{'s' if narrated != 1 else ''} narrated"
+                + (f", {len(outcome.failed)} failed" if outcome.failed else ""),
+                cancelled=f"Cancelled after {narrated} segment{'s' if narrated != 1 else ''}",
+            )
     return outcome
 
 

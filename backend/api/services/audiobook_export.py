@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 import unicodedata
 import uuid
 from pathlib import Path
@@ -29,9 +30,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+import audiobook
 from api.models import Export, Project, Segment
 from api.services.audio_generation import (
-    PHASE_SYNTHESIS,
     VoiceSettings,
     narrate_segments,
     read_voice_settings,
@@ -46,7 +47,13 @@ from api.services.errors import (
     NothingToExport,
     UnsupportedExportFormat,
 )
-from api.services.media_files import media_path_for_url, project_media_dir, remove_file
+from api.services.media_files import (
+    media_path_for_url,
+    media_relative_path,
+    media_url_for_path,
+    project_media_dir,
+    remove_file,
+)
 from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskProgress, TaskState, get_task_manager
 
 logger = logging.getLogger(__name__)
@@ -86,12 +93,6 @@ def exports_dir(project_id) -> Path:
     return project_media_dir(project_id) / "exports"
 
 
-def media_url(path: Path | str) -> str:
-    """The ``/media/...`` URL of a file under MEDIA_ROOT."""
-    relative = Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
-    return settings.MEDIA_URL + relative.as_posix()
-
-
 def export_basename(title: str, export_id: uuid.UUID) -> str:
     """File name stem of an export: the title as an ASCII slug plus 8 hex digits of its id.
 
@@ -106,9 +107,12 @@ def export_basename(title: str, export_id: uuid.UUID) -> str:
 
 
 def narratable_segments(project: Project) -> list[Segment]:
-    """The project's segments with something to say, in reading order (blank ones are not in the book)."""
+    """The project's segments with something to say, in reading order (blank ones are not in the book).
+
+    One query, with every field the export reads (a deferred ``audio_cues`` would cost a query per segment).
+    """
     segments = project.segments.order_by("sequence_index", "id").only(
-        "id", "sequence_index", "text_content", "audio_file", "audio_duration", "is_locked", "chapter_title"
+        "id", "sequence_index", "text_content", "audio_file", "audio_duration", "audio_cues", "is_locked", "chapter_title"
     )
     return [s for s in segments if s.text_content and s.text_content.strip()]
 
@@ -117,6 +121,40 @@ def has_audio(segment: Segment) -> bool:
     """True if the segment points at a WAV that exists on disk."""
     path = media_path_for_url(segment.audio_file)
     return path is not None and path.is_file()
+
+
+@dataclass(frozen=True)
+class BookSurvey:
+    """What a project's book consists of now: its narratable segments and those without audio."""
+
+    segments: list[Segment]
+    missing: list[Segment]
+
+    @property
+    def chars_missing(self) -> int:
+        """Characters still to narrate."""
+        return sum(len(s.text_content) for s in self.missing)
+
+    @property
+    def audio_estimate(self) -> float:
+        """Seconds of audio the book will have: the segments' durations, missing ones estimated from their text."""
+        have = sum(s.audio_duration or 0.0 for s in self.segments) - sum(s.audio_duration or 0.0 for s in self.missing)
+        return have + self.chars_missing / CHARS_PER_AUDIO_SECOND
+
+    def phases(self, fmt: str, voice: VoiceSettings | None) -> list[Phase]:
+        """The export's progress plan for this book (:func:`plan_export_phases`)."""
+        return plan_export_phases(fmt, voice, self.chars_missing, self.audio_estimate)
+
+
+def survey_book(project: Project) -> BookSurvey:
+    """The project's narratable segments and which of them have no audio file on disk."""
+    segments = narratable_segments(project)
+    return BookSurvey(segments=segments, missing=[s for s in segments if not has_audio(s)])
+
+
+def missing_audio_error(segments: list[Segment]) -> MissingAudio:
+    """:class:`MissingAudio` listing ``{"segment_id", "sequence_index"}`` of ``segments``."""
+    return MissingAudio([{"segment_id": str(s.id), "sequence_index": s.sequence_index} for s in segments])
 
 
 def start_project_export(
@@ -146,17 +184,17 @@ def start_project_export(
     """
     if format not in EXPORT_FORMATS:
         raise UnsupportedExportFormat(format, list(EXPORT_FORMATS))
-    segments = narratable_segments(project)
-    if not segments:
+    book = survey_book(project)
+    if not book.segments:
         raise NothingToExport()
     active = get_task_manager().claim_holder(export_claim(project.id))
     if active is not None:
         raise ExportAlreadyRunning(active)
 
-    missing = [s for s in segments if not has_audio(s)]
+    missing = book.missing
     blocked = [s for s in missing if s.is_locked] if generate_missing else missing
     if blocked:
-        raise MissingAudio([{"segment_id": str(s.id), "sequence_index": s.sequence_index} for s in blocked])
+        raise missing_audio_error(blocked)
     voice = None
     if missing:
         require_model()
@@ -164,9 +202,6 @@ def start_project_export(
 
     task_id = f"export_{project.id}_{uuid.uuid4().hex[:8]}"
     missing_ids = tuple(str(s.id) for s in missing)
-    audio_estimate = sum(s.audio_duration or 0.0 for s in segments if s not in missing) + sum(
-        len(s.text_content) / CHARS_PER_AUDIO_SECOND for s in missing
-    )
     params = {"format": format, "generate_missing": bool(generate_missing), **(voice.as_params() if voice else {})}
     state = TaskState(
         task_id=task_id,
@@ -174,12 +209,12 @@ def start_project_export(
         project_id=str(project.id),
         segment_ids=missing_ids,
         params=params,
-        phases=plan_export_phases(format, voice, sum(len(s.text_content) for s in missing), audio_estimate),
+        phases=book.phases(format, voice),
         current_step=f"Queued: {format.upper()} export" + (f" ({len(missing)} segments to narrate first)" if missing else ""),
     )
     try:
         submit_journaled(
-            build_export_task(task_id, project.id, format, voice, missing_ids),
+            build_export_task(task_id, project.id, format, voice),
             state,
             claims=[export_claim(project.id)],
             soft_claims=[segment_claim(sid) for sid in missing_ids],
@@ -221,7 +256,7 @@ def plan_export_phases(fmt: str, voice: VoiceSettings | None, chars_missing: int
 # ----------------------------------------------------------------- worker side
 
 
-def build_export_task(task_id: str, project_id, fmt: str, voice: VoiceSettings | None, missing_ids=()):
+def build_export_task(task_id: str, project_id, fmt: str, voice: VoiceSettings | None):
     """Closure for an export task (runs on the worker thread; receives ids only)."""
 
     def task_fn() -> None:
@@ -235,10 +270,8 @@ def resume_export_task(state: TaskState, finished: set[str]):
 
     Returns ``(task_fn, claims, soft_claims)`` for :func:`api.services.task_recovery.resume_interrupted_tasks`.
     """
-    params = state.params
-    voice = VoiceSettings(params["voice_id"], float(params.get("speed") or 1.0)) if params.get("voice_id") else None
     remaining = [sid for sid in state.segment_ids if sid not in finished]
-    task_fn = build_export_task(state.task_id, state.project_id, params["format"], voice, remaining)
+    task_fn = build_export_task(state.task_id, state.project_id, state.params["format"], VoiceSettings.from_params(state.params))
     return task_fn, [export_claim(state.project_id)], [segment_claim(sid) for sid in remaining]
 
 
@@ -249,28 +282,21 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
         TaskFailure: segments still lack audio, narration of some failed, or the
             project was deleted; the task ends FAILED with that message.
     """
-    import audiobook
-
     try:
         project = Project.objects.get(pk=project_id)
     except Project.DoesNotExist:
         raise TaskFailure("The project was deleted before its export started.")
-    segments = narratable_segments(project)
-    if not segments:
+    book = survey_book(project)
+    if not book.segments:
         raise TaskFailure("The project has no segments with text to export.")
-    missing = [s for s in segments if not has_audio(s)]
-    audio_estimate = sum(s.audio_duration or 0.0 for s in segments if s not in missing) + sum(
-        len(s.text_content) / CHARS_PER_AUDIO_SECOND for s in missing
-    )
-    progress.plan(plan_export_phases(fmt, voice, sum(len(s.text_content) for s in missing), audio_estimate))
+    segments, missing = book.segments, book.missing
+    progress.plan(book.phases(fmt, voice))
     progress.outcome(completed=f"Exported {fmt.upper()}", cancelled="Export cancelled; no file was written")
 
     if missing:
         if voice is None:
-            raise TaskFailure(MissingAudio([{"segment_id": str(s.id), "sequence_index": s.sequence_index} for s in missing]).message)
-        progress.phase(PHASE_SYNTHESIS)
-        outcome = narrate_segments(progress, [s.id for s in missing], voice, in_batch=True, plan=False)
-        progress.outcome(completed=f"Exported {fmt.upper()}", cancelled="Export cancelled; no file was written")
+            raise TaskFailure(missing_audio_error(missing).message)
+        outcome = narrate_segments(progress, [s.id for s in missing], voice, in_batch=True, whole_task=False)
         if outcome.cancelled or progress.cancelled:
             return
         if outcome.failed:
@@ -344,9 +370,9 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
                 id=export_id,
                 project_id=project.id,
                 format=fmt,
-                file_path=_relative(result.main_path),
-                srt_path=_relative(result.srt_path),
-                vtt_path=_relative(result.vtt_path),
+                file_path=media_relative_path(result.main_path),
+                srt_path=media_relative_path(result.srt_path) if result.srt_path else "",
+                vtt_path=media_relative_path(result.vtt_path) if result.vtt_path else "",
                 size_bytes=result.size_bytes,
                 duration=round(result.duration, 3),
                 chapters=[{"title": c.title, "start": round(c.start, 3), "end": round(c.end, 3)} for c in result.chapters],
@@ -357,10 +383,10 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
         for path in files:
             remove_file(path)
         raise TaskFailure("The project was deleted during its export; the files were removed.")
-    url = media_url(result.main_path)
+    url = media_url_for_path(result.main_path)
     progress.set_result({"export_id": str(export.id), "url": url})
     progress.outcome(
-        completed=f"Exported {fmt.upper()}: {_clock(result.duration)}, {len(result.chapters)} "
+        completed=f"Exported {fmt.upper()}: {format_clock(result.duration)}, {len(result.chapters)} "
         f"chapter{'s' if len(result.chapters) != 1 else ''}, "
         f"{result.size_bytes / 1e6:.1f} MB"
     )
@@ -369,9 +395,9 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
 
 def _builder_step(stage: str, fmt: str, done: float, total: float, chapters: int) -> str:
     if stage == "assembling":
-        return f"Assembling audio and measuring loudness ({_clock(done)} of {_clock(total)})"
+        return f"Assembling audio and measuring loudness ({format_clock(done)} of {format_clock(total)})"
     if stage == "encoding":
-        return f"Encoding {fmt.upper()} ({_clock(done)} of {_clock(total)})"
+        return f"Encoding {fmt.upper()} ({format_clock(done)} of {format_clock(total)})"
     if stage == "captions":
         return "Writing SRT and WebVTT captions"
     if stage == "packaging":
@@ -379,17 +405,12 @@ def _builder_step(stage: str, fmt: str, done: float, total: float, chapters: int
     return stage.capitalize()
 
 
-def _clock(seconds: float) -> str:
+def format_clock(seconds: float) -> str:
+    """``"1:05"`` for 65 s, ``"1:02:03"`` past an hour (rounded to whole seconds)."""
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _relative(path: Path | str | None) -> str:
-    if not path:
-        return ""
-    return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
 
 
 # ---------------------------------------------------------------------- reads

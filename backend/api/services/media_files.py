@@ -29,6 +29,20 @@ def media_path_for_url(url: str | None) -> Path | None:
     return path
 
 
+def media_relative_path(path: Path | str) -> str:
+    """A file under MEDIA_ROOT as its path relative to MEDIA_ROOT (POSIX), the inverse of joining onto it.
+
+    Raises:
+        ValueError: ``path`` is not under MEDIA_ROOT.
+    """
+    return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
+
+
+def media_url_for_path(path: Path | str) -> str:
+    """The ``/media/...`` URL of a file under MEDIA_ROOT (the inverse of :func:`media_path_for_url`)."""
+    return settings.MEDIA_URL + media_relative_path(path)
+
+
 def project_media_dir(project_id) -> Path:
     """``<MEDIA_ROOT>/projects/{project_id}``: everything generated for one project."""
     return Path(settings.MEDIA_ROOT) / "projects" / str(project_id)

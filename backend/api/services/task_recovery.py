@@ -39,19 +39,15 @@ logger = logging.getLogger(__name__)
 Resumer = Callable[[TaskState, set[str]], tuple[Callable[[], None], list[str], list[str]]]
 
 
-def _voice(state: TaskState) -> VoiceSettings:
-    return VoiceSettings(voice_id=state.params.get("voice_id") or "", speed=float(state.params.get("speed") or 1.0))
-
-
 def _resume_batch(state: TaskState, finished: set[str]):
     remaining = [sid for sid in state.segment_ids if sid not in finished]
-    task_fn = build_batch_task(state.task_id, list(state.segment_ids), _voice(state), finished_ids=finished)
+    task_fn = build_batch_task(state.task_id, list(state.segment_ids), VoiceSettings.from_params(state.params), finished_ids=finished)
     claims = [batch_claim(state.project_id)] if state.project_id else []
     return task_fn, claims, [segment_claim(sid) for sid in remaining]
 
 
 def _resume_segment(state: TaskState, finished: set[str]):
-    task_fn = build_segment_task(state.task_id, state.segment_id, _voice(state), finished_ids=finished)
+    task_fn = build_segment_task(state.task_id, state.segment_id, VoiceSettings.from_params(state.params), finished_ids=finished)
     return task_fn, ([segment_claim(state.segment_id)] if state.segment_id else []), []
 
 

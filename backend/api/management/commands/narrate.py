@@ -30,7 +30,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from api.models import Export, Segment
 from api.services.audio_generation import start_project_audio_generation
-from api.services.audiobook_export import EXPORT_FORMATS, start_project_export
+from api.services.audiobook_export import EXPORT_FORMATS, format_clock, start_project_export
 from api.services.errors import ServiceError
 from api.services.manuscript_import import ManuscriptError, load_manuscript_file, select_chapters
 from api.services.media_files import project_media_dir
@@ -43,12 +43,7 @@ POLL_SECONDS = 0.2
 
 def format_eta(seconds: float | None) -> str:
     """``"1:05"`` for 65 s, ``"1:02:03"`` past an hour, ``"--:--"`` when unknown."""
-    if seconds is None:
-        return "--:--"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return "--:--" if seconds is None else format_clock(seconds)
 
 
 def read_story(path: Path) -> tuple[str | None, str]:

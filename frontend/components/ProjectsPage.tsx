@@ -9,7 +9,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 
-import { useCreateProject, useDeleteProject, useImportStory, useImportStoryFile, useProjects } from "@/hooks/useApi";
+import { useCreateProject, useDeleteProject, useImportStory, useProjects } from "@/hooks/useApi";
 import { formatBytes, formatDate, formatDuration } from "@/lib/format";
 import { importFileProblem } from "@/lib/importFile";
 import { IMPORT_FILE_EXTENSIONS } from "@/lib/types";
@@ -19,7 +19,6 @@ export function ProjectsPage() {
   const projects = useProjects();
   const createProject = useCreateProject();
   const importStory = useImportStory();
-  const importFile = useImportStoryFile();
   const deleteProject = useDeleteProject();
 
   const [newTitle, setNewTitle] = useState("");
@@ -31,11 +30,9 @@ export function ProjectsPage() {
   const [confirming, setConfirming] = useState<string | null>(null);
 
   const paragraphs = importText.split(/\n[ \t]*\n/).filter((part) => part.trim()).length;
-  const importing = importStory.isPending || importFile.isPending;
-  const importError = file ? importFile.error : importStory.error;
 
   const chooseFile = (chosen: File | undefined) => {
-    importFile.reset();
+    importStory.reset();
     setFile(chosen ?? null);
     setFileProblem(chosen ? importFileProblem(chosen) : null);
   };
@@ -64,9 +61,10 @@ export function ProjectsPage() {
           <form
             onSubmit={(event) => {
               event.preventDefault();
-              if (!canImport || importing) return;
-              if (file) importFile.mutate({ file, title: importTitle.trim() }, { onSuccess: openProject });
-              else importStory.mutate({ title: importTitle.trim(), text: importText }, { onSuccess: openProject });
+              if (!canImport || importStory.isPending) return;
+              importStory.mutate(file ? { file, title: importTitle.trim() } : { title: importTitle.trim(), text: importText }, {
+                onSuccess: openProject,
+              });
             }}
           >
             <label className="field">
@@ -113,16 +111,16 @@ export function ProjectsPage() {
               </p>
             ) : null}
             <div className="form-row">
-              <button type="submit" className="button primary" disabled={importing || !canImport}>
-                {importing ? (file ? "Uploading…" : "Importing…") : "Import"}
+              <button type="submit" className="button primary" disabled={importStory.isPending || !canImport}>
+                {importStory.isPending ? (file ? "Uploading…" : "Importing…") : "Import"}
               </button>
               <span className="muted">
                 {!file && importText.trim() ? `${paragraphs} paragraph${paragraphs === 1 ? "" : "s"}` : ""}
               </span>
             </div>
-            {importError ? (
+            {importStory.error ? (
               <p className="inline-error" role="alert" data-testid="import-error">
-                {importError.message}
+                {importStory.error.message}
               </p>
             ) : null}
           </form>

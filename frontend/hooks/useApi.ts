@@ -177,23 +177,16 @@ export function useDeleteProject() {
   });
 }
 
-/** `POST /api/projects/import/`. */
+/**
+ * `POST /api/projects/import/`: pasted text as JSON (`{title, text}`), or a
+ * file (`{file, title?}`: .txt, .md or .epub) as multipart. The new project
+ * goes into the cache.
+ */
 export function useImportStory() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (story: StoryImport) => api.importStory(story),
-    onSuccess: (project) => {
-      client.setQueryData<ProjectDetail>(queryKeys.project(project.id), project);
-      client.invalidateQueries({ queryKey: queryKeys.projects });
-    },
-  });
-}
-
-/** `POST /api/projects/import/` with a file (multipart: .txt, .md or .epub). */
-export function useImportStoryFile() {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: (upload: FileImport) => api.importStoryFile(upload),
+    mutationFn: (story: StoryImport | FileImport) =>
+      "file" in story ? api.importStoryFile(story) : api.importStory(story),
     onSuccess: (project) => {
       client.setQueryData<ProjectDetail>(queryKeys.project(project.id), project);
       client.invalidateQueries({ queryKey: queryKeys.projects });

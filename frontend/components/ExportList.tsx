@@ -9,6 +9,7 @@ import { useState } from "react";
 import { acxFileResults, acxPassed } from "@/lib/acx";
 import { formatBytes, formatDate, formatDuration } from "@/lib/format";
 import type { AudiobookExport } from "@/lib/types";
+import { ConfirmDelete } from "./ConfirmDelete";
 
 /** A file name for a download: the book title made safe, and the extension of the served file. */
 export function downloadName(bookTitle: string, url: string | null | undefined, fallbackExtension: string): string {
@@ -146,21 +147,13 @@ export function ExportList({ exports, bookTitle, listeningId, onListen, onDelete
                   Listen
                 </button>
               ) : null}
-              {confirming === book.id ? (
-                <span className="confirm">
-                  Delete?{" "}
-                  <button type="button" className="button small danger" onClick={() => remove(book.id)} disabled={deleting === book.id}>
-                    Yes, delete
-                  </button>
-                  <button type="button" className="button small quiet" onClick={() => setConfirming(null)}>
-                    Keep
-                  </button>
-                </span>
-              ) : (
-                <button type="button" className="button small quiet" onClick={() => setConfirming(book.id)}>
-                  Delete
-                </button>
-              )}
+              <ConfirmDelete
+                confirming={confirming === book.id}
+                onAsk={() => setConfirming(book.id)}
+                onKeep={() => setConfirming(null)}
+                onConfirm={() => remove(book.id)}
+                busy={deleting === book.id}
+              />
             </div>
             {book.format === "acx" ? <AcxReportView report={book.report} /> : null}
           </li>

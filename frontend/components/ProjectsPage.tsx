@@ -13,6 +13,7 @@ import { useCreateProject, useDeleteProject, useImportStory, useProjects } from 
 import { formatBytes, formatDate, formatDuration } from "@/lib/format";
 import { importFileProblem } from "@/lib/importFile";
 import { IMPORT_FILE_EXTENSIONS } from "@/lib/types";
+import { ConfirmDelete } from "./ConfirmDelete";
 
 export function ProjectsPage() {
   const router = useRouter();
@@ -175,26 +176,14 @@ export function ProjectsPage() {
                   {formatDate(project.updated_at)}
                 </span>
               </div>
-              {confirming === project.id ? (
-                <span className="confirm">
-                  Delete “{project.title}” and its audio?{" "}
-                  <button
-                    type="button"
-                    className="button small danger"
-                    onClick={() => deleteProject.mutate(project.id, { onSettled: () => setConfirming(null) })}
-                    disabled={deleteProject.isPending}
-                  >
-                    Yes, delete
-                  </button>{" "}
-                  <button type="button" className="button small quiet" onClick={() => setConfirming(null)}>
-                    Keep
-                  </button>
-                </span>
-              ) : (
-                <button type="button" className="button small quiet" onClick={() => setConfirming(project.id)}>
-                  Delete
-                </button>
-              )}
+              <ConfirmDelete
+                confirming={confirming === project.id}
+                onAsk={() => setConfirming(project.id)}
+                onKeep={() => setConfirming(null)}
+                onConfirm={() => deleteProject.mutate(project.id, { onSettled: () => setConfirming(null) })}
+                question={<>Delete “{project.title}” and its audio?</>}
+                busy={deleteProject.isPending}
+              />
             </li>
           ))}
         </ul>

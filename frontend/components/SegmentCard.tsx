@@ -16,6 +16,7 @@ import { startsChapter } from "@/lib/playback";
 import type { SegmentState } from "@/lib/segmentState";
 import type { Segment } from "@/lib/types";
 import { ChapterHeader, suggestChapterTitle } from "./ChapterHeader";
+import { ConfirmDelete } from "./ConfirmDelete";
 import { StatusBadge } from "./StatusBadge";
 
 const NO_CUES: Segment["cues"] = [];
@@ -268,27 +269,17 @@ export function SegmentCard(props: SegmentCardProps) {
         <button type="button" className="button small quiet" onClick={props.onAddBelow} disabled={orderBusy}>
           Add below
         </button>
-        {confirmDelete ? (
-          <span className="confirm">
-            Delete?{" "}
-            <button type="button" className="button small danger" onClick={() => { setConfirmDelete(false); props.onDelete(); }}>
-              Yes, delete
-            </button>{" "}
-            <button type="button" className="button small quiet" onClick={() => setConfirmDelete(false)}>
-              Keep
-            </button>
-          </span>
-        ) : (
-          <button
-            type="button"
-            className="button small quiet"
-            onClick={() => setConfirmDelete(true)}
-            disabled={segment.is_locked || busy || orderBusy}
-            title={segment.is_locked ? "Unlock the segment to delete it" : undefined}
-          >
-            Delete
-          </button>
-        )}
+        <ConfirmDelete
+          confirming={confirmDelete}
+          onAsk={() => setConfirmDelete(true)}
+          onKeep={() => setConfirmDelete(false)}
+          onConfirm={() => {
+            setConfirmDelete(false);
+            props.onDelete();
+          }}
+          disabled={segment.is_locked || busy || orderBusy}
+          reason={segment.is_locked ? "Unlock the segment to delete it" : undefined}
+        />
       </div>
     </li>
   );

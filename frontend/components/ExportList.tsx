@@ -6,8 +6,8 @@
  */
 import { useState } from "react";
 
-import { acxFileResults, acxPassed } from "@/lib/acx";
-import { formatBytes, formatDate, formatDuration } from "@/lib/format";
+import { describeCheck, failedChecks } from "@/lib/acx";
+import { errorMessage, formatBytes, formatDate, formatDuration } from "@/lib/format";
 import type { AudiobookExport } from "@/lib/types";
 import { ConfirmDelete } from "./ConfirmDelete";
 
@@ -42,47 +42,34 @@ export function ExportLinks({ book, bookTitle }: { book: AudiobookExport; bookTi
 
 /** The ACX report of one export: overall verdict and one line per file, with the failed checks named. */
 export function AcxReportView({ report }: { report: AudiobookExport["report"] }) {
-  const files = acxFileResults(report);
-  const passed = acxPassed(report);
   if (!report) return null;
+  const mark = (passed: boolean) => (passed ? "✓" : "✗");
+  const verdictClass = (passed: boolean) => (passed ? "pass" : "fail");
   return (
     <details className="acx-report" data-testid="acx-report">
       <summary>
         ACX check:{" "}
-        <strong className={passed === false ? "fail" : passed ? "pass" : ""} data-testid="acx-verdict">
-          {passed === null ? "see the report" : passed ? "passed" : "failed"}
+        <strong className={verdictClass(report.passed)} data-testid="acx-verdict">
+          {report.passed ? "passed" : "failed"}
         </strong>
-        {files.length ? ` (${files.filter((file) => file.passed).length} of ${files.length} files pass)` : ""}
+        {report.files.length
+          ? ` (${report.files.filter((file) => file.passed).length} of ${report.files.length} files pass)`
+          : ""}
       </summary>
       <ul className="acx-files">
-        {files.map((file) => {
-          const failed = file.checks.filter((check) => check.passed === false);
+        {report.files.map((file) => {
+          const failed = failedChecks(file);
           return (
             <li
-              key={file.name}
+              key={file.file}
               data-testid="acx-file"
               data-passed={String(file.passed)}
-              title={file.checks
-                .map((check) => `${check.passed === false ? "✗" : check.passed ? "✓" : "?"} ${check.name.replace(/_/g, " ")}${check.value ? `: ${check.value}` : ""}${check.requirement ? ` (needs ${check.requirement})` : ""}`)
+              title={Object.entries(file.checks)
+                .map(([name, check]) => `${mark(check.passed)} ${describeCheck(name, check)}`)
                 .join("\n")}
             >
-              <span className={file.passed === false ? "fail" : file.passed ? "pass" : ""}>
-                {file.passed === false ? "✗" : file.passed ? "✓" : "?"}
-              </span>{" "}
-              {file.name}
-              {failed.length ? (
-                <span className="muted">
-                  {" "}
-                  — failed:{" "}
-                  {failed
-                    .map((check) => {
-                      const label = check.name.replace(/_/g, " ");
-                      const measured = check.value ? ` ${check.value}` : "";
-                      return check.requirement ? `${label}${measured} (needs ${check.requirement})` : `${label}${measured}`;
-                    })
-                    .join("; ")}
-                </span>
-              ) : null}
+              <span className={verdictClass(file.passed)}>{mark(file.passed)}</span> {file.file}
+              {failed.length ? <span className="muted"> — failed: {failed.join("; ")}</span> : null}
               {file.error ? <span className="muted"> — {file.error}</span> : null}
             </li>
           );
@@ -116,7 +103,7 @@ export function ExportList({ exports, bookTitle, listeningId, onListen, onDelete
     try {
       await onDelete(exportId);
     } catch (error) {
-      setProblem(`Could not delete the export: ${error instanceof Error ? error.message : String(error)}`);
+      setProblem(`Could not delete the export: ${errorMessage(error)}`);
     } finally {
       setDeleting(null);
       setConfirming(null);

@@ -323,12 +323,45 @@ export interface AudiobookExport {
 }
 
 /**
- * The ACX report: per written file, whether it passes each ACX check
- * (44.1 kHz, 192 kbps CBR, RMS −23…−18 dB, peaks ≤ −3 dB, 0.5–1 s head and
- * 1–5 s tail of room tone). The exact keys are the builder's; the editor
- * reads them leniently (see `lib/acx.ts`).
+ * One ACX check of one file (`_check` in `backend/audiobook/acx.py`): the
+ * measured value (null when it could not be measured, e.g. the RMS of
+ * silence), its unit ("" for none), the requirement in words, the verdict.
  */
-export type AcxReport = Record<string, unknown>;
+export interface AcxCheck {
+  value: number | string | null;
+  unit: string;
+  requirement: string;
+  passed: boolean;
+}
+
+/**
+ * One MP3 of an ACX zip as measured (`check_acx_file`): checks sample_rate,
+ * bit_rate, constant_bit_rate, rms, peak, head_room_tone, tail_room_tone and
+ * length. A file that could not be decoded fails with an `error`, a null
+ * `duration` (seconds) and no checks.
+ */
+export interface AcxFileReport {
+  file: string;
+  duration: number | null;
+  passed: boolean;
+  checks: Record<string, AcxCheck>;
+  error?: string;
+}
+
+/**
+ * The ACX report of an ACX export (`build_report` in
+ * `backend/audiobook/acx.py`): per written file, whether it meets each ACX
+ * requirement (44.1 kHz, 192 kbps CBR, RMS −23…−18 dB, peaks ≤ −3 dB,
+ * 0.5–1 s head and 1–5 s tail of room tone, ≤ 120 min); `passed` when every
+ * file passes.
+ */
+export interface AcxReport {
+  standard: string;
+  measured_on: string;
+  passed: boolean;
+  requirements: Record<string, unknown>;
+  files: AcxFileReport[];
+}
 
 // ---------------------------------------------------------------- settings and voices
 

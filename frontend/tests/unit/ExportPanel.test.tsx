@@ -3,7 +3,7 @@
  * a 409 listing segments without audio (and the offer to generate them), a
  * 409 for an export already running, a running export's progress and
  * Cancel, a finished export's links and book player, past exports with the
- * ACX report and Delete. Also the ACX report reader and the pacing form's
+ * ACX report and Delete. Also the ACX report's wording and the pacing form's
  * PATCH body.
  */
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
@@ -13,11 +13,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { chapterAt } from "@/components/BookPlayer";
 import { suggestChapterTitle } from "@/components/ChapterHeader";
-import { downloadName } from "@/components/ExportList";
+import { AcxReportView, downloadName } from "@/components/ExportList";
 import { ExportPanel } from "@/components/ExportPanel";
 import { pacingChanges } from "@/components/PacingForm";
-import { acxFileResults, acxPassed } from "@/lib/acx";
-import type { AudiobookExport, Project, TaskStatusResponse } from "@/lib/types";
+import { describeCheck } from "@/lib/acx";
+import type { AcxCheck, AcxFileReport, AcxReport, AudiobookExport, Project, TaskStatusResponse } from "@/lib/types";
 
 type Handler = (init: RequestInit) => Response | Promise<Response>;
 let routes: Record<string, Handler>;
@@ -81,6 +81,24 @@ const book = (extra: Partial<AudiobookExport> = {}): AudiobookExport => ({
   task_id: "export_p_1",
   report: null,
   ...extra,
+});
+
+/** One ACX check, as `_check` in backend/audiobook/acx.py writes it. */
+const acxCheck = (value: AcxCheck["value"], unit: string, requirement: string, passed: boolean): AcxCheck => ({
+  value,
+  unit,
+  requirement,
+  passed,
+});
+const sampleRateOk = acxCheck(44100, "Hz", "44100 Hz", true);
+
+/** A report as `build_report` writes it: passed when every file passed. */
+const acxReport = (files: AcxFileReport[]): AcxReport => ({
+  standard: "ACX Audio Submission Requirements",
+  measured_on: "the MP3 files in this zip",
+  passed: files.length > 0 && files.every((file) => file.passed),
+  requirements: { sample_rate_hz: 44100 },
+  files,
 });
 
 /** The panel with the task id held like the timeline holds it. */
@@ -266,32 +284,20 @@ describe("ExportPanel", () => {
       format: "acx",
       url: "/media/projects/p/exports/e2.zip",
       captions: { srt: "/media/projects/p/exports/e2.srt", vtt: null },
-      // The shape backend/audiobook/acx.py writes.
-      report: {
-        standard: "ACX Audio Submission Requirements",
-        passed: false,
-        requirements: { sample_rate_hz: 44100 },
-        files: [
-          {
-            file: "01 - One.mp3",
-            duration: 31.2,
-            passed: true,
-            checks: {
-              sample_rate: { value: 44100, unit: "Hz", requirement: "44100 Hz", passed: true },
-              peak: { value: -3.5, unit: "dBFS", requirement: "<= -3 dB", passed: true },
-            },
-          },
-          {
-            file: "02 - Two.mp3",
-            duration: 44.1,
-            passed: false,
-            checks: {
-              sample_rate: { value: 44100, unit: "Hz", requirement: "44100 Hz", passed: true },
-              rms: { value: -25.31, unit: "dB", requirement: "-23 to -18 dB", passed: false },
-            },
-          },
-        ],
-      },
+      report: acxReport([
+        {
+          file: "01 - One.mp3",
+          duration: 31.2,
+          passed: true,
+          checks: { sample_rate: sampleRateOk, peak: acxCheck(-3.5, "dBFS", "<= -3 dB", true) },
+        },
+        {
+          file: "02 - Two.mp3",
+          duration: 44.1,
+          passed: false,
+          checks: { sample_rate: sampleRateOk, rms: acxCheck(-25.31, "dB", "-23 to -18 dB", false) },
+        },
+      ]),
     });
     const mp3 = book({ id: "e3", format: "mp3", url: "/media/projects/p/exports/e3.mp3" });
     let stored = [acx, mp3];
@@ -326,35 +332,28 @@ describe("ExportPanel", () => {
   });
 });
 
-describe("ACX report reader", () => {
-  it("reads files as a list with check objects, and the overall verdict", () => {
-    const report = { files: [{ name: "a/01.mp3", checks: [{ name: "peak", passed: true, value: -3.2 }] }, { name: "02.mp3", passed: false, checks: [] }] };
-    expect(acxFileResults(report)).toEqual([
-      { name: "01.mp3", passed: true, checks: [{ name: "peak", passed: true, value: "-3.20", requirement: null }], error: null },
-      { name: "02.mp3", passed: false, checks: [], error: null },
-    ]);
-    expect(acxPassed(report)).toBe(false);
-  });
-
-  it("reads files keyed by name with boolean checks", () => {
-    const report = { files: { "01.mp3": { rms_ok: true, peak_ok: true }, "02.mp3": { rms_ok: true, peak_ok: false } } };
-    expect(acxFileResults(report).map((file) => [file.name, file.passed])).toEqual([
-      ["01.mp3", true],
-      ["02.mp3", false],
-    ]);
-    expect(acxPassed(report)).toBe(false);
-    expect(acxPassed({ files: { "01.mp3": { rms_ok: true } } })).toBe(true);
+describe("ACX report view", () => {
+  it("a check in words: the value with its unit (two decimals), and what it needs", () => {
+    expect(describeCheck("rms", acxCheck(-25.314, "dB", "-23 to -18 dB", false))).toBe("rms -25.31 dB (needs -23 to -18 dB)");
+    expect(describeCheck("sample_rate", acxCheck(44100, "Hz", "44100 Hz", true))).toBe("sample rate 44100 Hz (needs 44100 Hz)");
+    expect(describeCheck("constant_bit_rate", acxCheck("VBR", "", "CBR", false))).toBe("constant bit rate VBR (needs CBR)");
+    // The RMS of silence is not finite: the backend writes null.
+    expect(describeCheck("rms", acxCheck(null, "dB", "-23 to -18 dB", false))).toBe("rms (needs -23 to -18 dB)");
   });
 
   it("a file that could not be decoded fails with its error", () => {
-    const report = { passed: false, files: [{ file: "01 - One.mp3", duration: null, passed: false, error: "cannot decode: EOF", checks: {} }] };
-    expect(acxFileResults(report)).toEqual([{ name: "01 - One.mp3", passed: false, checks: [], error: "cannot decode: EOF" }]);
+    render(
+      <AcxReportView
+        report={acxReport([{ file: "01 - One.mp3", duration: null, passed: false, error: "cannot decode: EOF", checks: {} }])}
+      />,
+    );
+    expect(screen.getByTestId("acx-verdict").textContent).toBe("failed");
+    expect(screen.getByTestId("acx-file").textContent).toBe("✗ 01 - One.mp3 — cannot decode: EOF");
   });
 
-  it("is empty and unknown without a report", () => {
-    expect(acxFileResults(null)).toEqual([]);
-    expect(acxPassed(null)).toBeNull();
-    expect(acxPassed({})).toBeNull();
+  it("nothing without a report", () => {
+    const { container } = render(<AcxReportView report={null} />);
+    expect(container.innerHTML).toBe("");
   });
 });
 

@@ -11,16 +11,15 @@ Endpoints (router in ``api/urls.py``):
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
   ``GET /api/tasks/{task_id}/events/`` (SSE), ``GET /api/tasks/{task_id}/logs/``
 """
-import uuid
-
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import ApiError
-from api.models import Export, GlobalSettings, Project, Segment
+from api.models import GlobalSettings, Project, Segment
 from api.serializers import (
     ExportOptionsSerializer,
     GenerateAllOptionsSerializer,
@@ -39,14 +38,6 @@ from api.tasks import get_task_manager, journal
 from api.tasks.events import parse_last_event_id, stream_task_events
 from api.tasks.selectors import find_task_status, list_project_tasks
 from core_engine.model_loader import KokoroModelLoader
-
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    """``value`` as a UUID, or None if it is not one (so a bad id is a 404, not a 500)."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
 
 ERROR_SEGMENT_LOCKED_EDIT = "Segment is locked. Unlock it (PATCH is_locked=false) before changing its text or deleting it."
 
@@ -126,10 +117,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get", "delete"], url_path=r"exports/(?P<export_id>[^/.]+)")
     def export_detail(self, request, pk=None, export_id=None):
         """One export (GET), or remove it and its files (DELETE -> 204). 404 for an unknown id."""
-        project = self.get_object()
-        export = Export.objects.filter(project=project, pk=_uuid_or_none(export_id)).first()
-        if export is None:
-            return Response({"error": "Export not found"}, status=status.HTTP_404_NOT_FOUND)
+        export = get_object_or_404(self.get_object().exports, pk=export_id)  # a malformed id is a 404 too
         if request.method == "DELETE":
             export.delete()  # the post_delete signal removes its files after commit
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -270,14 +258,14 @@ def task_events_view(request, task_id: str):
     if request.method != "GET":
         return JsonResponse({"error": "Use GET."}, status=405)
     manager = get_task_manager()
-    body, version = manager.wait_for_change(task_id, None, 0)
+    body, version, interpolating = manager.wait_for_change(task_id, None, 0)
     if body is None:
         body = find_task_status(task_id)
         if body is None:
             return JsonResponse(TASK_NOT_FOUND, status=404)
     last_event_id = parse_last_event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
     response = StreamingHttpResponse(
-        stream_task_events(manager, task_id, body, version, last_event_id),
+        stream_task_events(manager, task_id, body, version, last_event_id, interpolating),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

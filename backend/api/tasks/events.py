@@ -13,8 +13,9 @@ Wire format (https://html.spec.whatwg.org/multipage/server-sent-events.html)::
   with ``Last-Event-ID: n`` gets it too, so nothing is lost (every event
   carries the whole state, not a delta) and ids continue from ``n + 1``.
 - Then one event per change of the task (each chunk, segment and transition),
-  and, while the task runs, the interpolated ``overall_progress``/``eta_seconds``
-  at most every :data:`TICK_SECONDS` when they move.
+  and, while a piece of work is in flight (a chunk being synthesized), the
+  interpolated ``overall_progress``/``eta_seconds`` at most every
+  :data:`TICK_SECONDS`. Otherwise the stream sleeps until the next change.
 - A ``: heartbeat`` comment after ``settings.SSE_HEARTBEAT_SECONDS`` (15 s)
   without an event keeps proxies from closing an idle stream.
 - The stream ends after the event with a terminal status.
@@ -32,7 +33,7 @@ from django.conf import settings
 
 from api.tasks import journal
 from api.tasks.manager import TaskManager
-from api.tasks.state import TASK_PROCESSING, TERMINAL_STATUSES
+from api.tasks.state import TERMINAL_STATUSES
 
 #: Least seconds between two interpolation events (the product documents ask for 100 ms updates).
 TICK_SECONDS = 0.1
@@ -59,7 +60,14 @@ def parse_last_event_id(value: str | None) -> int:
         return 0
 
 
-def stream_task_events(manager: TaskManager, task_id: str, first_body: dict, first_version: int | None, last_event_id: int = 0) -> Iterator[str]:
+def stream_task_events(
+    manager: TaskManager,
+    task_id: str,
+    first_body: dict,
+    first_version: int | None,
+    last_event_id: int = 0,
+    first_interpolating: bool = False,
+) -> Iterator[str]:
     """Yield the SSE text of a task until its terminal event (see the module docstring).
 
     Args:
@@ -67,7 +75,8 @@ def stream_task_events(manager: TaskManager, task_id: str, first_body: dict, fir
         task_id: the task to follow.
         first_body: its current status body, and ``first_version`` its version
             (from ``manager.wait_for_change(task_id, None, 0)``; None for a
-            task answered from the journal, which is sent once).
+            task answered from the journal, which is sent once), and
+            ``first_interpolating`` whether it was moving then.
         last_event_id: the client's ``Last-Event-ID`` (0 on a first connect).
     """
     next_id = last_event_id + 1
@@ -76,13 +85,12 @@ def stream_task_events(manager: TaskManager, task_id: str, first_body: dict, fir
     next_id += 1
     if first_body["status"] in TERMINAL_STATUSES or first_version is None:
         return
-    sent, version = first_body, first_version
+    sent, version, interpolating = first_body, first_version, first_interpolating
     last_sent_at = time.monotonic()
     heartbeat = heartbeat_seconds()
     while True:
-        interpolating = sent["status"] == TASK_PROCESSING
         timeout = TICK_SECONDS if interpolating else min(heartbeat, 1.0)
-        body, new_version = manager.wait_for_change(task_id, version, timeout)
+        body, new_version, now_interpolating = manager.wait_for_change(task_id, version, timeout)
         now = time.monotonic()
         if body is None:  # dropped from memory (cleanup): the journal has its final state
             final = journal.load_status_body(task_id)
@@ -94,6 +102,7 @@ def stream_task_events(manager: TaskManager, task_id: str, first_body: dict, fir
         moved = interpolating and (
             body["overall_progress"] != sent["overall_progress"] or body["eta_seconds"] != sent["eta_seconds"]
         )
+        interpolating = now_interpolating
         if changed or (moved and now - last_sent_at >= TICK_SECONDS):
             yield format_event(next_id, body)
             next_id += 1

@@ -326,12 +326,16 @@ class TaskManager:
             state = self._tasks.get(task_id)
             return None if state is None else status_body(state)
 
-    def wait_for_change(self, task_id: str, seen_version: int | None, timeout: float) -> tuple[dict | None, int | None]:
+    def wait_for_change(
+        self, task_id: str, seen_version: int | None, timeout: float
+    ) -> tuple[dict | None, int | None, bool]:
         """Block up to ``timeout`` seconds until the task's version differs from ``seen_version``.
 
         Returns:
-            ``(status body, version)`` after the change or the timeout, or
-            ``(None, None)`` if the task is not in memory.
+            ``(status body, version, interpolating)`` after the change or the
+            timeout — ``interpolating`` is True while a piece of work is in
+            flight, so the body moves between changes — or ``(None, None,
+            False)`` if the task is not in memory.
         """
         with self._changed:
             state = self._tasks.get(task_id)
@@ -339,8 +343,8 @@ class TaskManager:
                 self._changed.wait(timeout)
                 state = self._tasks.get(task_id)
             if state is None:
-                return None, None
-            return status_body(state), state.version
+                return None, None, False
+            return status_body(state), state.version, state.interpolating
 
     def list_project_tasks(self, project_id: str) -> list[dict[str, Any]]:
         """Status bodies of the project's in-memory tasks, newest first (at most :data:`PROJECT_TASKS_LIMIT`)."""

@@ -204,6 +204,12 @@ class TaskState:
         self.version += 1
 
     @property
+    def interpolating(self) -> bool:
+        """True while a piece of work is in flight: progress and ETA move between reports."""
+        phase = self.phase
+        return phase is not None and phase.inflight_mono is not None and self.status == TASK_PROCESSING
+
+    @property
     def phase(self) -> Phase | None:
         """The phase now running (or planned first), None if the task planned none."""
         if 0 <= self.phase_index < len(self.phases):

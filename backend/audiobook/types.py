@@ -1,5 +1,9 @@
 """Value types of the audiobook builder: inputs (segments, cues, pacing, metadata) and outputs (plan, result).
 
+:class:`Cue` is the engine's (``core_engine.sentence_cues.Cue``: ``start``, ``end`` seconds, ``text``),
+the shape ``generate_audio`` returns and segments store: in :class:`SegmentAudio` its times are
+within that segment's WAV, in :attr:`BookPlan.cues` they are book time (from the start of the book).
+
 All times are in seconds (float) unless a name says ``samples``; sample rates are in Hz.
 Nothing here does I/O.
 """
@@ -8,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
+
+from core_engine.sentence_cues import Cue
 
 #: The export formats :func:`audiobook.export_book` writes.
 EXPORT_FORMATS = ("m4b", "mp3", "wav", "acx")
@@ -26,23 +32,6 @@ class ExportCancelled(Exception):
 
     By then every temp file has been removed and no output file was created.
     """
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One caption cue: ``text`` is heard from ``start`` to ``end`` (seconds).
-
-    In :class:`SegmentAudio` the times are within that segment's WAV; in
-    :attr:`BookPlan.cues` they are book time (from the start of the book).
-    """
-
-    start: float
-    end: float
-    text: str
-
-    def as_dict(self) -> dict:
-        """``{"start", "end", "text"}`` (the API's cue shape)."""
-        return {"start": self.start, "end": self.end, "text": self.text}
 
 
 @dataclass(frozen=True)

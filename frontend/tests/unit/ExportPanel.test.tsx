@@ -18,20 +18,19 @@ import { ExportPanel } from "@/components/ExportPanel";
 import { pacingChanges } from "@/components/PacingForm";
 import { describeCheck } from "@/lib/acx";
 import type { AcxCheck, AcxFileReport, AcxReport, AudiobookExport, Project, TaskStatusResponse } from "@/lib/types";
+import { jsonResponse, taskStatus } from "./helpers";
 
 type Handler = (init: RequestInit) => Response | Promise<Response>;
 let routes: Record<string, Handler>;
 let fetchMock: ReturnType<typeof vi.fn>;
 
-const json = (status: number, body?: unknown) =>
-  new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
 beforeEach(() => {
-  routes = { "GET /api/projects/p/exports/": () => json(200, []) };
+  routes = { "GET /api/projects/p/exports/": () => jsonResponse(200, []) };
   fetchMock = vi.fn(async (url: string, init: RequestInit = {}) => {
     const key = `${init.method ?? "GET"} ${url}`;
     const handler = routes[key];
-    return handler ? handler(init) : json(404, { error: `no route for ${key}` });
+    return handler ? handler(init) : jsonResponse(404, { error: `no route for ${key}` });
   });
   vi.stubGlobal("fetch", fetchMock);
   vi.spyOn(HTMLMediaElement.prototype, "play").mockImplementation(async () => undefined);
@@ -53,17 +52,7 @@ const segments = [
   { id: "s3", audio_file: null, text_content: "Three." },
 ];
 
-function status(extra: Partial<TaskStatusResponse>): TaskStatusResponse {
-  return {
-    task_id: "export_p_1",
-    status: "PROCESSING",
-    progress: { current: 0, total: 0, percentage: 0 },
-    completed_segments: [],
-    errors: [],
-    kind: "export",
-    ...extra,
-  };
-}
+const status = (extra: Partial<TaskStatusResponse>) => taskStatus({ task_id: "export_p_1", kind: "export", ...extra });
 
 const book = (extra: Partial<AudiobookExport> = {}): AudiobookExport => ({
   id: "e1",
@@ -142,8 +131,8 @@ describe("ExportPanel", () => {
   });
 
   it("sends the chosen format and option", async () => {
-    routes["POST /api/projects/p/export/"] = () => json(202, { task_id: "export_p_1", project_id: "p", format: "mp3", status: "PENDING", message: "" });
-    routes["GET /api/tasks/export_p_1/status/"] = () => json(200, status({ status: "PENDING" }));
+    routes["POST /api/projects/p/export/"] = () => jsonResponse(202, { task_id: "export_p_1", project_id: "p", format: "mp3", status: "PENDING", message: "" });
+    routes["GET /api/tasks/export_p_1/status/"] = () => jsonResponse(200, status({ status: "PENDING" }));
     const { started } = renderPanel();
     fireEvent.click(screen.getByRole("radio", { name: /^MP3/ }));
     fireEvent.click(screen.getByRole("checkbox", { name: "Generate missing audio" }));
@@ -158,15 +147,15 @@ describe("ExportPanel", () => {
     let attempt = 0;
     routes["POST /api/projects/p/export/"] = () =>
       attempt++ === 0
-        ? json(409, {
+        ? jsonResponse(409, {
             error: "2 segments have no audio",
             segments_without_audio: [
               { segment_id: "s3", sequence_index: 2 },
               { segment_id: "s2", sequence_index: 1 },
             ],
           })
-        : json(202, { task_id: "export_p_2", project_id: "p", format: "m4b", status: "PENDING", message: "" });
-    routes["GET /api/tasks/export_p_2/status/"] = () => json(200, status({ task_id: "export_p_2", status: "PENDING" }));
+        : jsonResponse(202, { task_id: "export_p_2", project_id: "p", format: "m4b", status: "PENDING", message: "" });
+    routes["GET /api/tasks/export_p_2/status/"] = () => jsonResponse(200, status({ task_id: "export_p_2", status: "PENDING" }));
     const { started } = renderPanel();
 
     fireEvent.click(screen.getByRole("button", { name: "Export" }));
@@ -187,8 +176,8 @@ describe("ExportPanel", () => {
   });
 
   it("a 409 because an export is running follows that export", async () => {
-    routes["POST /api/projects/p/export/"] = () => json(409, { error: "An export is already running", task_id: "export_p_0" });
-    routes["GET /api/tasks/export_p_0/status/"] = () => json(200, status({ task_id: "export_p_0", stage: "encoding" }));
+    routes["POST /api/projects/p/export/"] = () => jsonResponse(409, { error: "An export is already running", task_id: "export_p_0" });
+    routes["GET /api/tasks/export_p_0/status/"] = () => jsonResponse(200, status({ task_id: "export_p_0", stage: "encoding" }));
     const { started } = renderPanel();
     fireEvent.click(screen.getByRole("button", { name: "Export" }));
     await waitFor(() => expect(started).toEqual([["export_p_0", []]]));
@@ -197,7 +186,7 @@ describe("ExportPanel", () => {
   });
 
   it("another error is shown as it is", async () => {
-    routes["POST /api/projects/p/export/"] = () => json(400, { error: "The project has no segments." });
+    routes["POST /api/projects/p/export/"] = () => jsonResponse(400, { error: "The project has no segments." });
     renderPanel();
     fireEvent.click(screen.getByRole("button", { name: "Export" }));
     expect((await screen.findByTestId("export-error")).textContent).toBe("Could not start the export: The project has no segments.");
@@ -205,8 +194,8 @@ describe("ExportPanel", () => {
 
   it("running: stage, step, %, ETA and Cancel in the shared progress panel; Export waits", async () => {
     routes["GET /api/tasks/export_p_1/status/"] = () =>
-      json(200, status({ stage: "encoding", current_step: "Encoding 40 of 75 s of audio", overall_progress: 61.6, eta_seconds: 12, elapsed_seconds: 20 }));
-    routes["POST /api/tasks/export_p_1/cancel/"] = () => json(202, status({ stage: "encoding" }));
+      jsonResponse(200, status({ stage: "encoding", current_step: "Encoding 40 of 75 s of audio", overall_progress: 61.6, eta_seconds: 12, elapsed_seconds: 20 }));
+    routes["POST /api/tasks/export_p_1/cancel/"] = () => jsonResponse(202, status({ stage: "encoding" }));
     renderPanel("export_p_1");
     const panel = await screen.findByTestId("export-progress");
     await waitFor(() => expect(panel.dataset.status).toBe("PROCESSING"));
@@ -227,7 +216,7 @@ describe("ExportPanel", () => {
 
   it("generating missing audio: counts the segments", async () => {
     routes["GET /api/tasks/export_p_1/status/"] = () =>
-      json(200, status({ stage: "synthesizing", progress: { current: 2, total: 2, percentage: 20 }, completed_segments: [{ segment_id: "s2", audio_url: "/media/s2.wav", duration: 1 }] }));
+      jsonResponse(200, status({ stage: "synthesizing", progress: { current: 2, total: 2, percentage: 20 }, completed_segments: [{ segment_id: "s2", audio_url: "/media/s2.wav", duration: 1 }] }));
     renderPanel("export_p_1");
     const panel = await screen.findByTestId("export-progress");
     await waitFor(() => expect(within(panel).getByTestId("progress-step").textContent).toBe("Generating the missing audio…"));
@@ -237,7 +226,7 @@ describe("ExportPanel", () => {
 
   it("cancelled and failed: the panel says so, with the task's error", async () => {
     routes["GET /api/tasks/export_p_1/status/"] = () =>
-      json(200, status({ status: "FAILED", stage: "encoding", errors: [{ segment_id: null, error: "Disk full" }] }));
+      jsonResponse(200, status({ status: "FAILED", stage: "encoding", errors: [{ segment_id: null, error: "Disk full" }] }));
     renderPanel("export_p_1");
     const panel = await screen.findByTestId("export-progress");
     await waitFor(() => expect(panel.dataset.status).toBe("FAILED"));
@@ -250,9 +239,9 @@ describe("ExportPanel", () => {
 
   it("completed: download links for the book and captions, and the book player with its chapters", async () => {
     routes["GET /api/tasks/export_p_1/status/"] = () =>
-      json(200, status({ status: "COMPLETED", stage: "finished", result: { export_id: "e1", url: "/media/projects/p/exports/e1.m4b" } }));
-    routes["GET /api/projects/p/exports/e1/"] = () => json(200, book());
-    routes["GET /api/projects/p/exports/"] = () => json(200, [book()]);
+      jsonResponse(200, status({ status: "COMPLETED", stage: "finished", result: { export_id: "e1", url: "/media/projects/p/exports/e1.m4b" } }));
+    routes["GET /api/projects/p/exports/e1/"] = () => jsonResponse(200, book());
+    routes["GET /api/projects/p/exports/"] = () => jsonResponse(200, [book()]);
     renderPanel("export_p_1");
 
     const result = await screen.findByTestId("export-result");
@@ -301,10 +290,10 @@ describe("ExportPanel", () => {
     });
     const mp3 = book({ id: "e3", format: "mp3", url: "/media/projects/p/exports/e3.mp3" });
     let stored = [acx, mp3];
-    routes["GET /api/projects/p/exports/"] = () => json(200, stored);
+    routes["GET /api/projects/p/exports/"] = () => jsonResponse(200, stored);
     routes["DELETE /api/projects/p/exports/e2/"] = () => {
       stored = [mp3];
-      return json(204);
+      return jsonResponse(204);
     };
     renderPanel();
 

@@ -3,22 +3,12 @@ import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { GenerationProgress, progressNumbers } from "@/components/GenerationProgress";
-import type { TaskStatusResponse } from "@/lib/types";
+import { taskStatus } from "./helpers";
 
 afterEach(cleanup);
 
 const done = (id: string, duration = 2) => ({ segment_id: id, audio_url: `/media/projects/p/audio/${id}.wav`, duration });
 
-function task(extra: Partial<TaskStatusResponse>): TaskStatusResponse {
-  return {
-    task_id: "tts_batch_p_1",
-    status: "PROCESSING",
-    progress: { current: 0, total: 0, percentage: 0 },
-    completed_segments: [],
-    errors: [],
-    ...extra,
-  };
-}
 
 const bar = () => screen.getByRole("progressbar");
 const text = (testId: string) => screen.getByTestId(testId).textContent;
@@ -36,7 +26,7 @@ describe("GenerationProgress", () => {
 
   it("PENDING: queued at 0 % with a Cancel button", () => {
     const onCancel = vi.fn();
-    render(<GenerationProgress task={task({ status: "PENDING" })} expectedTotal={4} onCancel={onCancel} />);
+    render(<GenerationProgress task={taskStatus({ status: "PENDING" })} expectedTotal={4} onCancel={onCancel} />);
     expect(text("progress-title")).toBe("Queued");
     expect(text("progress-percent")).toBe("0 %");
     expect(text("progress-step")).toMatch(/Waiting/);
@@ -47,7 +37,7 @@ describe("GenerationProgress", () => {
   it("PROCESSING without the progress fields: segment n of N and the finished share", () => {
     render(
       <GenerationProgress
-        task={task({ progress: { current: 3, total: 4, percentage: 75, current_segment_id: "c" }, completed_segments: [done("a"), done("b")] })}
+        task={taskStatus({ progress: { current: 3, total: 4, percentage: 75, current_segment_id: "c" }, completed_segments: [done("a"), done("b")] })}
         onCancel={() => {}}
       />,
     );
@@ -64,7 +54,7 @@ describe("GenerationProgress", () => {
   it("PROCESSING with the progress fields: overall progress, step text and ETA", () => {
     render(
       <GenerationProgress
-        task={task({
+        task={taskStatus({
           progress: { current: 3, total: 10, percentage: 30 },
           completed_segments: [done("a"), done("b")],
           overall_progress: 27.6,
@@ -85,7 +75,7 @@ describe("GenerationProgress", () => {
   });
 
   it("cancel requested: the button is disabled and the step says it is stopping", () => {
-    render(<GenerationProgress task={task({ progress: { current: 1, total: 2, percentage: 50 } })} onCancel={() => {}} cancelRequested />);
+    render(<GenerationProgress task={taskStatus({ progress: { current: 1, total: 2, percentage: 50 } })} onCancel={() => {}} cancelRequested />);
     const button = screen.getByRole("button", { name: "Cancelling…" }) as HTMLButtonElement;
     expect(button.disabled).toBe(true);
     expect(text("progress-step")).toBe("Cancelling after the current segment…");
@@ -96,7 +86,7 @@ describe("GenerationProgress", () => {
     const onDismiss = vi.fn();
     render(
       <GenerationProgress
-        task={task({ status: "COMPLETED", progress: { current: 3, total: 3, percentage: 100 }, completed_segments: [done("a"), done("b"), done("c")], eta_seconds: 0 })}
+        task={taskStatus({ status: "COMPLETED", progress: { current: 3, total: 3, percentage: 100 }, completed_segments: [done("a"), done("b"), done("c")], eta_seconds: 0 })}
         onCancel={() => {}}
         onDismiss={onDismiss}
       />,
@@ -113,7 +103,7 @@ describe("GenerationProgress", () => {
   it("CANCELLED: the finished segments are counted as kept, the bar stays where it stopped", () => {
     render(
       <GenerationProgress
-        task={task({ status: "CANCELLED", progress: { current: 2, total: 8, percentage: 25 }, completed_segments: [done("a"), done("b")] })}
+        task={taskStatus({ status: "CANCELLED", progress: { current: 2, total: 8, percentage: 25 }, completed_segments: [done("a"), done("b")] })}
         onCancel={() => {}}
       />,
     );
@@ -127,7 +117,7 @@ describe("GenerationProgress", () => {
   it("FAILED and per-segment errors: each error is listed with its segment", () => {
     render(
       <GenerationProgress
-        task={task({
+        task={taskStatus({
           status: "FAILED",
           progress: { current: 2, total: 3, percentage: 66 },
           completed_segments: [done("a")],
@@ -158,12 +148,12 @@ describe("GenerationProgress", () => {
 
 describe("progressNumbers", () => {
   it("takes the total from segment_ids, then the expected total, before progress starts", () => {
-    expect(progressNumbers(task({ status: "PENDING", segment_ids: ["a", "b", "c"] })).total).toBe(3);
-    expect(progressNumbers(task({ status: "PENDING" }), 5).total).toBe(5);
+    expect(progressNumbers(taskStatus({ status: "PENDING", segment_ids: ["a", "b", "c"] })).total).toBe(3);
+    expect(progressNumbers(taskStatus({ status: "PENDING" }), 5).total).toBe(5);
   });
 
   it("clamps the backend's overall progress to 0–100", () => {
-    expect(progressNumbers(task({ overall_progress: 140 })).percent).toBe(100);
-    expect(progressNumbers(task({ overall_progress: -3 })).percent).toBe(0);
+    expect(progressNumbers(taskStatus({ overall_progress: 140 })).percent).toBe(100);
+    expect(progressNumbers(taskStatus({ overall_progress: -3 })).percent).toBe(0);
   });
 });

@@ -8,15 +8,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import * as api from "@/lib/api";
 import { fileExtension, importFileProblem } from "@/lib/importFile";
 import { MAX_IMPORT_FILE_BYTES } from "@/lib/types";
+import { jsonResponse } from "./helpers";
 
 let fetchMock: ReturnType<typeof vi.fn>;
-
-function jsonResponse(status: number, body: unknown): Response {
-  return new Response(body === undefined ? null : JSON.stringify(body), {
-    status,
-    headers: { "Content-Type": "application/json" },
-  });
-}
 
 beforeEach(() => {
   fetchMock = vi.fn();

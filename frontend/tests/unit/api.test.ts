@@ -6,26 +6,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import * as api from "@/lib/api";
 import type { TaskStatus, TaskStatusResponse } from "@/lib/types";
+import { jsonResponse, taskStatus } from "./helpers";
 
 type FetchMock = ReturnType<typeof vi.fn>;
 
-function jsonResponse(status: number, body: unknown): Response {
-  return new Response(body === undefined ? null : JSON.stringify(body), {
-    status,
-    headers: { "Content-Type": "application/json" },
-  });
-}
-
-function statusBody(status: TaskStatus, extra: Partial<TaskStatusResponse> = {}): TaskStatusResponse {
-  return {
-    task_id: "tts_batch_p_1",
-    status,
-    progress: { current: 1, total: 3, percentage: 33 },
-    completed_segments: [],
-    errors: [],
-    ...extra,
-  };
-}
+const statusBody = (status: TaskStatus, extra: Partial<TaskStatusResponse> = {}) =>
+  taskStatus({ status, progress: { current: 1, total: 3, percentage: 33 }, ...extra });
 
 let fetchMock: FetchMock;
 

@@ -6,10 +6,9 @@ import { formatDuration, formatEta } from "@/lib/format";
 import { moveChanges, renumber, sortSegments } from "@/lib/order";
 import { segmentState } from "@/lib/segmentState";
 import type { TaskStatusResponse } from "@/lib/types";
+import { taskStatus } from "./helpers";
 
-function task(extra: Partial<TaskStatusResponse>): TaskStatusResponse {
-  return { task_id: "t1", status: "PROCESSING", progress: { current: 0, total: 0, percentage: 0 }, completed_segments: [], errors: [], ...extra };
-}
+const task = (extra: Partial<TaskStatusResponse>) => taskStatus({ task_id: "t1", ...extra });
 const seg = (id: string, audio: string | null = null) => ({ id, audio_file: audio });
 const completed = (id: string) => ({ segment_id: id, audio_url: `/media/${id}.wav`, duration: 1 });
 

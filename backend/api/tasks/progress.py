@@ -7,8 +7,8 @@ and the event stream never see half of it)::
 
     progress.plan([Phase("synthesis", units_total=1200, rate_key=("jf_alpha", 1.0))])
     progress.phase("synthesis")
-    progress.stage("synthesizing", "Synthesizing segment 3 of 10 (chunk 2 of 4)")
-    progress.advance(done=480, inflight=120)      # units of the current phase
+    progress.advance(done=480, inflight=120,      # units of the current phase
+                     stage="synthesizing", step="Synthesizing segment 3 of 10 (chunk 2 of 4)")
     progress.item_done(segment_id, {"segment_id", "audio_url", "duration"}, done=900, seconds=4.1, audio_seconds=19.2)
     progress.item_failed(segment_id, "why", done=1200, unmeasured=300)
     if progress.cancelled: ...
@@ -63,17 +63,16 @@ class TaskProgress:
 
     # ----------------------------------------------------------------- plan
 
-    def plan(self, phases: Iterable[Phase], *, weight_by_time: bool = True) -> None:
+    def plan(self, phases: Iterable[Phase]) -> None:
         """Declare the task's phases (replacing any earlier plan) and start at the first.
 
-        Each phase's learned speed is looked up by its ``rate_key``. With
-        ``weight_by_time`` the weights become each phase's expected share of the
-        wall time (units / rate, using the learned rate, else ``default_rate``),
-        so ``overall_progress`` moves evenly; otherwise the given weights stay.
+        Each phase's learned speed is looked up by its ``rate_key`` and its
+        weight becomes its expected share of the wall time (units / rate, using
+        the learned rate, else ``default_rate``), so ``overall_progress`` moves evenly.
         Units already done (``units_done``, e.g. a resumed batch) are kept out
         of the measured speed.
         """
-        phases = resolve_phases(phases, self._runner.speed_profiles, weight_by_time=weight_by_time)
+        phases = resolve_phases(phases, self._runner.speed_profiles)
 
         def apply(state: TaskState) -> None:
             state.phases = phases
@@ -104,24 +103,6 @@ class TaskProgress:
         self._runner.update(self.task_id, apply)
 
     # ------------------------------------------------------------- progress
-
-    def stage(self, stage: str, step: str | None = None) -> None:
-        """Set the stage label (``synthesizing``, ``encoding``, …) and, optionally, the step text."""
-
-        def apply(state: TaskState) -> None:
-            state.stage = stage
-            if step is not None:
-                state.current_step = step
-
-        self._runner.update(self.task_id, apply)
-
-    def step(self, text: str) -> None:
-        """Set the human-readable current step ("Chapter 3 of 12: Down the Rabbit-Hole")."""
-
-        def apply(state: TaskState) -> None:
-            state.current_step = text
-
-        self._runner.update(self.task_id, apply)
 
     def advance(
         self,
@@ -233,9 +214,9 @@ class TaskProgress:
         self._runner.update(self.task_id, apply)
 
 
-def resolve_phases(phases: Iterable[Phase], speed_profiles, *, weight_by_time: bool = True) -> list[Phase]:
-    """Look up each phase's learned speed (``speed_profiles.lookup(*rate_key)``) and, with
-    ``weight_by_time``, weigh the phases by their expected wall time (units / rate).
+def resolve_phases(phases: Iterable[Phase], speed_profiles) -> list[Phase]:
+    """Look up each phase's learned speed (``speed_profiles.lookup(*rate_key)``) and weigh the
+    phases by their expected wall time (units / rate).
 
     Reads the database the first time a rate key is seen: call outside the runner's lock.
     """
@@ -243,10 +224,9 @@ def resolve_phases(phases: Iterable[Phase], speed_profiles, *, weight_by_time: b
     for phase in phases:
         if phase.rate_key is not None:
             phase.prior_rate = speed_profiles.lookup(*phase.rate_key)
-    if weight_by_time:
-        for phase in phases:
-            rate = phase.prior_rate or phase.default_rate or FALLBACK_WEIGHT_RATE
-            phase.weight = phase.units_total / rate if phase.units_total > 0 else 0.0
+    for phase in phases:
+        rate = phase.prior_rate or phase.default_rate or FALLBACK_WEIGHT_RATE
+        phase.weight = phase.units_total / rate if phase.units_total > 0 else 0.0
     return phases
 
 

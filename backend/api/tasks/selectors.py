@@ -27,7 +27,3 @@ def list_project_tasks(project_id: Any, limit: int = PROJECT_TASKS_LIMIT) -> lis
     stored = journal.load_project_status_bodies(project_id, exclude=seen, limit=limit)
     return sorted(live + stored, key=lambda body: body["created_at"] or "", reverse=True)[:limit]
 
-
-def task_exists(task_id: str) -> bool:
-    """True if the task is live or journaled within retention."""
-    return find_task_status(task_id) is not None

@@ -7,7 +7,7 @@
  */
 import { useRef, useState } from "react";
 
-import { formatDuration } from "@/lib/format";
+import { countOf, formatDuration } from "@/lib/format";
 import type { AudiobookExport, ExportChapter } from "@/lib/types";
 
 /** Index of the chapter playing at `time` seconds: the last one starting at or before it (0 before the first). */
@@ -43,8 +43,7 @@ export function BookPlayer({ book, title }: BookPlayerProps) {
     <section className="panel book-player" aria-label="Audiobook player" data-testid="book-player" data-export-id={book.id}>
       <h2>Listen to the book</h2>
       <p className="muted small">
-        {book.format.toUpperCase()} · {formatDuration(book.duration)} · {book.chapters.length} chapter
-        {book.chapters.length === 1 ? "" : "s"}
+        {book.format.toUpperCase()} · {formatDuration(book.duration)} · {countOf(book.chapters.length, "chapter")}
       </p>
       <audio
         ref={audio}

@@ -7,7 +7,7 @@
 import { useState } from "react";
 
 import { describeCheck, failedChecks } from "@/lib/acx";
-import { errorMessage, formatBytes, formatDate, formatDuration } from "@/lib/format";
+import { countOf, errorMessage, formatBytes, formatDate, formatDuration } from "@/lib/format";
 import type { AudiobookExport } from "@/lib/types";
 import { ConfirmDelete } from "./ConfirmDelete";
 
@@ -26,12 +26,12 @@ export function ExportLinks({ book, bookTitle }: { book: AudiobookExport; bookTi
       <a href={book.url} download={downloadName(bookTitle, book.url, book.format)} data-testid="export-download">
         Download {format === "ACX" ? "ACX zip" : format}
       </a>
-      {book.captions?.srt ? (
+      {book.captions.srt ? (
         <a href={book.captions.srt} download={downloadName(bookTitle, book.captions.srt, "srt")} data-testid="export-srt">
           SRT
         </a>
       ) : null}
-      {book.captions?.vtt ? (
+      {book.captions.vtt ? (
         <a href={book.captions.vtt} download={downloadName(bookTitle, book.captions.vtt, "vtt")} data-testid="export-vtt">
           VTT
         </a>
@@ -118,8 +118,8 @@ export function ExportList({ exports, bookTitle, listeningId, onListen, onDelete
             <div className="export-main">
               <strong>{book.format.toUpperCase()}</strong>
               <span className="muted small">
-                {formatDuration(book.duration)} · {formatBytes(book.size_bytes)} · {book.chapters?.length ?? 0} chapter
-                {book.chapters?.length === 1 ? "" : "s"} · {formatDate(book.created_at)}
+                {formatDuration(book.duration)} · {formatBytes(book.size_bytes)} · {countOf(book.chapters.length, "chapter")} ·{" "}
+                {formatDate(book.created_at)}
               </span>
             </div>
             <div className="export-actions">

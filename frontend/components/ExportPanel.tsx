@@ -21,7 +21,7 @@ import { useCancelTask, useDeleteExport, useExport, useExportProject, useExports
 import { queryKeys } from "@/hooks/queryKeys";
 import { useTaskEvents } from "@/hooks/useTaskEvents";
 import { activeTaskIdFromConflict, segmentsWithoutAudioFromConflict } from "@/lib/api";
-import { errorMessage, formatBytes, formatDuration } from "@/lib/format";
+import { countOf, errorMessage, formatBytes, formatDuration } from "@/lib/format";
 import {
   EXPORT_FORMATS,
   isTerminalStatus,
@@ -229,7 +229,7 @@ export function ExportPanel({ projectId, title, segments, taskId, onStarted, onD
             <>
               <p>
                 <strong>{finished.format.toUpperCase()}</strong> ready: {formatDuration(finished.duration)} ·{" "}
-                {formatBytes(finished.size_bytes)} · {finished.chapters.length} chapter{finished.chapters.length === 1 ? "" : "s"}
+                {formatBytes(finished.size_bytes)} · {countOf(finished.chapters.length, "chapter")}
               </p>
               <ExportLinks book={finished} bookTitle={title} />
             </>

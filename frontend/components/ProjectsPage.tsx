@@ -10,7 +10,7 @@ import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 
 import { useCreateProject, useDeleteProject, useImportStory, useProjects } from "@/hooks/useApi";
-import { formatBytes, formatDate, formatDuration } from "@/lib/format";
+import { countOf, formatBytes, formatDate, formatDuration } from "@/lib/format";
 import { importFileProblem } from "@/lib/importFile";
 import { IMPORT_FILE_EXTENSIONS } from "@/lib/types";
 import { ConfirmDelete } from "./ConfirmDelete";
@@ -116,7 +116,7 @@ export function ProjectsPage() {
                 {importStory.isPending ? (file ? "Uploading…" : "Importing…") : "Import"}
               </button>
               <span className="muted">
-                {!file && importText.trim() ? `${paragraphs} paragraph${paragraphs === 1 ? "" : "s"}` : ""}
+                {!file && importText.trim() ? countOf(paragraphs, "paragraph") : ""}
               </span>
             </div>
             {importStory.error ? (

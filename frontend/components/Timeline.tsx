@@ -33,7 +33,7 @@ import {
 import { queryKeys } from "@/hooks/queryKeys";
 import { useTaskEvents } from "@/hooks/useTaskEvents";
 import * as api from "@/lib/api";
-import { errorMessage, formatDuration, formatSeconds } from "@/lib/format";
+import { countOf, errorMessage, formatDuration, formatSeconds } from "@/lib/format";
 import { moveChanges, renumber, sortSegments, type IndexChange } from "@/lib/order";
 import { playAllPlan, planTimes, startsChapter, type PauseKind, type PlayPlan } from "@/lib/playback";
 import { segmentState } from "@/lib/segmentState";
@@ -434,7 +434,7 @@ export function Timeline({ projectId }: { projectId: string }) {
           ) : null}
           <p className="muted" data-testid="project-summary">
             {segments.length} segments · {withAudio} with audio · {formatDuration(totalAudio)} of narration
-            {chapters.length ? ` · ${chapters.length} chapter${chapters.length === 1 ? "" : "s"}` : ""}
+            {chapters.length ? ` · ${countOf(chapters.length, "chapter")}` : ""}
           </p>
         </div>
       </div>

@@ -39,6 +39,11 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A count with its noun: `countOf(1, "chapter")` → `"1 chapter"`, `countOf(3, "chapter")` → `"3 chapters"`. */
+export function countOf(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 /** A file size: `512` → `"512 B"`, `2_400_000` → `"2.3 MB"` (binary units, one decimal from KB up). */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes == null || !Number.isFinite(bytes) || bytes < 0) return "–";

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import { taskRefetchInterval } from "@/hooks/useApi";
-import { formatDuration, formatEta } from "@/lib/format";
+import { countOf, formatBytes, formatDuration, formatEta } from "@/lib/format";
 import { moveChanges, renumber, sortSegments } from "@/lib/order";
 import { segmentState } from "@/lib/segmentState";
 import type { TaskStatusResponse } from "@/lib/types";
@@ -115,6 +115,16 @@ describe("formatting", () => {
     expect(formatEta(4)).toBe("about 4 s left");
     expect(formatEta(120)).toBe("about 2 min left");
     expect(formatEta(null)).toBeNull();
+  });
+
+  it("formats file sizes and counts", () => {
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(2_400_000)).toBe("2.3 MB");
+    expect(formatBytes(50 * 1024 * 1024)).toBe("50.0 MB");
+    expect(formatBytes(null)).toBe("–");
+    expect(countOf(1, "chapter")).toBe("1 chapter");
+    expect(countOf(0, "chapter")).toBe("0 chapters");
+    expect(countOf(2, "paragraph")).toBe("2 paragraphs");
   });
 });
 

@@ -4,43 +4,12 @@ from __future__ import annotations
 from django.db import transaction
 
 from api.models import MAX_CHAPTER_TITLE_LENGTH, MAX_SEGMENT_TEXT_LENGTH, Project, Segment
-from api.services.manuscript_import import (
-    Manuscript,
-    ManuscriptError,
-    ParagraphTooLong,
-    parse_text,
-    split_text_blocks,
-    strip_story_header,
-)
+from api.services.manuscript_import import Manuscript, ManuscriptError, ParagraphTooLong, parse_text
+# The story-file header rule under the name the narrate and seed_demo commands import.
+from api.services.manuscript_import import strip_story_header as parse_story_file  # noqa: F401
 
-#: A paragraph over ``MAX_SEGMENT_TEXT_LENGTH`` characters that cannot be split at a sentence end.
-StoryTooLongParagraph = ParagraphTooLong
-
-_PROJECT_FIELD_LENGTH = 255
-
-
-def split_story(text: str) -> list[str]:
-    """Split a story into segment texts, one per paragraph (headings are segments of their own).
-
-    Rules: :func:`api.services.manuscript_import.split_text_blocks` (blank lines
-    separate paragraphs; ``#`` and ``CHAPTER IV.``-style lines are headings, ``#``
-    marks dropped; unspeakable paragraphs dropped; verse keeps its line breaks).
-
-    Returns:
-        The segment texts in reading order, each stripped.
-    """
-    return [block.text for block in split_text_blocks(text)]
-
-
-def parse_story_file(text: str) -> tuple[str | None, str]:
-    """Split a story file into ``(title or None, text to narrate)``.
-
-    A first line ``# Title`` gives the title (and stays in the text). The
-    stories in ``shared/data/stories`` follow it with a ``Source: ...`` line,
-    which is bibliographic, not narration, and is dropped. Other texts come back
-    as they are.
-    """
-    return strip_story_header(text)
+_TITLE_LENGTH = Project._meta.get_field("title").max_length
+_AUTHOR_LENGTH = Project._meta.get_field("author").max_length
 
 
 @transaction.atomic
@@ -73,9 +42,7 @@ def create_project(manuscript: Manuscript, title_override: str | None = None) ->
             raise ParagraphTooLong(
                 f"Paragraph {number} has {len(text):,} characters; the maximum is {MAX_SEGMENT_TEXT_LENGTH:,}."
             )
-    project = Project.objects.create(
-        title=title[:_PROJECT_FIELD_LENGTH], author=(manuscript.author or "")[:_PROJECT_FIELD_LENGTH]
-    )
+    project = Project.objects.create(title=title[:_TITLE_LENGTH], author=(manuscript.author or "")[:_AUTHOR_LENGTH])
     Segment.objects.bulk_create(
         Segment(project=project, sequence_index=index, text_content=text, chapter_title=chapter_title)
         for index, (text, chapter_title) in enumerate(rows)
@@ -100,6 +67,6 @@ def import_story(*, title: str, text: str) -> Project:
 
     Raises:
         ManuscriptError: the text has no paragraph with anything to speak.
-        StoryTooLongParagraph: a paragraph is too long and has no sentence end to split it at.
+        ParagraphTooLong: a paragraph is too long and has no sentence end to split it at.
     """
     return create_project(parse_text(text), title_override=title)

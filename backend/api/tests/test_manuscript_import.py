@@ -23,6 +23,7 @@ from api.services.manuscript_import import (
     parse_text,
     select_chapters,
     split_long_paragraph,
+    split_text_blocks,
 )
 
 BOOKS = Path(settings.BASE_DIR).parent / "shared" / "data" / "books"
@@ -85,6 +86,11 @@ def build_epub(files: dict[str, str], opf_path: str = "OEBPS/content.opf") -> by
         for name, content in files.items():
             archive.writestr(name, content)
     return out.getvalue()
+
+
+def outline(book: Manuscript) -> list[tuple[str | None, list[str]]]:
+    """``[(chapter title, paragraphs), ...]`` of ``book``."""
+    return [(chapter.title, chapter.paragraphs) for chapter in book.chapters]
 
 
 def xhtml(body: str, title: str = "x") -> str:
@@ -241,7 +247,7 @@ def test_epub3_nav_chapters_metadata_and_left_out_matter():
     book = parse_manuscript("tiny.epub", epub3_book())
     assert book.title == "The Tiny Book"
     assert book.author == "Ann Author"  # the illustrator's role is "ill"
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+    assert outline(book) == [
         (
             "Chapter One: Arrival",
             ["The train came in at dawn.", "Roses are red,\nviolets are blue.", "Second stanza,\nstill true."],
@@ -295,7 +301,7 @@ def test_epub2_rules_one_at_a_time():
         }),
     )
     assert book.author == "C. One, D. Two"
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+    assert outline(book) == [
         ("Chapter 1", ["First words."]),
         ("Book Two", []),
         ("Chapter 2", ["Last words."]),
@@ -330,7 +336,7 @@ def test_guide_landmarks_skip_only_up_to_the_next_toc_entry_or_document_end():
         "OEBPS/cover.html": xhtml("<p>Cover by Somebody.</p>"), "OEBPS/foreword.html": xhtml("<p>A few words first.</p>"),
     }
     book = parse_manuscript("one.epub", build_epub(files))
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+    assert outline(book) == [
         (None, ["A few words first."]),
         ("One", ["First."]),
         ("Two", ["Second."]),
@@ -351,7 +357,7 @@ def test_epub_without_usable_toc_uses_h1_h2_headings():
     body = "<p>Before any heading.</p><h2>First</h2><p>One.</p><h3>A sub-heading</h3><p>Two.</p><h2>Second</h2><p>Three.</p>"
     book = parse_manuscript("two.epub", build_epub({"OEBPS/content.opf": opf, "OEBPS/toc.ncx": ncx, "OEBPS/a.html": xhtml(body)}))
     assert (book.title, book.author) == ("Two Parts", "B. Writer")
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+    assert outline(book) == [
         (None, ["Before any heading."]),
         ("First", ["One.", "A sub-heading", "Two."]),
         ("Second", ["Three."]),
@@ -469,6 +475,53 @@ def test_missing_file_is_a_clear_error(tmp_path):
 # --- plain text and Markdown -----------------------------------------------------------------
 
 
+def paragraphs(text: str) -> list[str]:
+    """The paragraph and heading texts :func:`split_text_blocks` finds in ``text``."""
+    return [block.text for block in split_text_blocks(text)]
+
+
+def test_blank_lines_separate_paragraphs_with_crlf_and_whitespace_lines():
+    assert paragraphs("One.\r\n\r\nTwo.\n \t\nThree.") == ["One.", "Two.", "Three."]
+
+
+def test_heading_is_its_own_segment_even_without_blank_line():
+    assert paragraphs("# The Title\nFirst line of text.\n\n## Part Two\n\nMore.") == [
+        "The Title",
+        "First line of text.",
+        "Part Two",
+        "More.",
+    ]
+
+
+def test_chapter_heading_detected():
+    assert paragraphs("CHAPTER IV. The Rabbit Sends in a Little Bill\nIt was the White Rabbit.") == [
+        "CHAPTER IV. The Rabbit Sends in a Little Bill",
+        "It was the White Rabbit.",
+    ]
+
+
+def test_scene_breaks_and_whitespace_paragraphs_dropped():
+    assert paragraphs("A.\n\n* * *\n\n   \n\n---\n\nB.") == ["A.", "B."]
+
+
+def test_verse_keeps_line_breaks():
+    assert paragraphs("Twinkle, twinkle,\nlittle bat!\n\nNext.") == ["Twinkle, twinkle,\nlittle bat!", "Next."]
+
+
+def test_empty_text_gives_nothing():
+    assert paragraphs("") == [] and paragraphs("\n\n \n") == []
+
+
+@pytest.mark.skipif(not STORIES.is_dir(), reason="shared stories not beside the repository")
+def test_alice_keeps_chapter_headings_and_all_words():
+    text = (STORIES / "carroll_alice_ch1-5.txt").read_text(encoding="utf-8")
+    segments = paragraphs(text)
+    assert sum(s.startswith("CHAPTER ") for s in segments) == 5
+    assert segments[0] == "Alice's Adventures in Wonderland, Chapters I–V — Lewis Carroll"
+    words = lambda s: [w for w in s.replace("#", " ").split() if w != "*"]  # noqa: E731
+    assert words(" ".join(segments)) == words(text)
+
+
 def test_text_chapters_title_heading_and_gutenberg_boilerplate():
     text = (
         "The Project Gutenberg eBook of Something\n\nThis ebook is for the use of anyone anywhere.\n\n"
@@ -479,7 +532,7 @@ def test_text_chapters_title_heading_and_gutenberg_boilerplate():
     )
     book = parse_text(text)
     assert book.title == "Something"
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+    assert outline(book) == [
         (None, ["Something"]),
         ("CHAPTER I. Start", ["One.", "A scene", "Two."]),
         ("CHAPTER II. End", ["Three\nlines\nof verse."]),
@@ -490,7 +543,7 @@ def test_story_file_header_convention():
     data = "# The Tale\nSource: somewhere/1.txt\n\nOnce upon a time.\n\nThe end.".encode()
     book = parse_manuscript("tale.txt", data)
     assert book.title == "The Tale"
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [("The Tale", ["Once upon a time.", "The end."])]
+    assert outline(book) == [("The Tale", ["Once upon a time.", "The end."])]
     assert parse_manuscript("untitled_story.txt", b"Just words.").title == "untitled_story"
 
 
@@ -502,7 +555,7 @@ def test_markdown_headings_start_chapters():
     )
     book = parse_markdown(text)
     assert book.title == "The Book"
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [
+    assert outline(book) == [
         (None, ["The Book"]),
         ("One", ["Para one with a link\nand a second line.\nThird.", "# not a heading", "Small heading", "item"]),
         ("Two", ["quoted\ntext", "Raw HTML."]),
@@ -513,7 +566,7 @@ def test_markdown_several_level_one_headings_are_all_chapters_and_front_matter_i
     text = "---\ntitle: \"Front Title\"\nauthor: A. Person\n---\n\n# Part A\n\nText A.\n\n# Part B\n\nText B.\n"
     book = parse_manuscript("book.md", text.encode())
     assert (book.title, book.author) == ("Front Title", "A. Person")
-    assert [(c.title, c.paragraphs) for c in book.chapters] == [("Part A", ["Text A."]), ("Part B", ["Text B."])]
+    assert outline(book) == [("Part A", ["Text A."]), ("Part B", ["Text B."])]
 
 
 def test_nothing_to_narrate():

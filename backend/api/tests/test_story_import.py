@@ -1,56 +1,9 @@
-"""Story import: the paragraph splitter (pure), and manuscripts into projects of segments and chapters."""
-from pathlib import Path
-
+"""Story import: manuscripts into projects of segments and chapters."""
 import pytest
 
 from api.models import MAX_CHAPTER_TITLE_LENGTH, MAX_SEGMENT_TEXT_LENGTH, Project, Segment
-from api.services.manuscript_import import Manuscript, ManuscriptChapter, ManuscriptError
-from api.services.story_import import create_project, import_story, parse_story_file, split_story
-
-STORIES = Path(__file__).resolve().parents[4] / "shared" / "data" / "stories"
-
-
-def test_blank_lines_separate_paragraphs_with_crlf_and_whitespace_lines():
-    assert split_story("One.\r\n\r\nTwo.\n \t\nThree.") == ["One.", "Two.", "Three."]
-
-
-def test_heading_is_its_own_segment_even_without_blank_line():
-    assert split_story("# The Title\nFirst line of text.\n\n## Part Two\n\nMore.") == [
-        "The Title",
-        "First line of text.",
-        "Part Two",
-        "More.",
-    ]
-
-
-def test_chapter_heading_detected():
-    assert split_story("CHAPTER IV. The Rabbit Sends in a Little Bill\nIt was the White Rabbit.") == [
-        "CHAPTER IV. The Rabbit Sends in a Little Bill",
-        "It was the White Rabbit.",
-    ]
-
-
-def test_scene_breaks_and_whitespace_paragraphs_dropped():
-    assert split_story("A.\n\n* * *\n\n   \n\n---\n\nB.") == ["A.", "B."]
-
-
-def test_verse_keeps_line_breaks():
-    assert split_story("Twinkle, twinkle,\nlittle bat!\n\nNext.") == ["Twinkle, twinkle,\nlittle bat!", "Next."]
-
-
-def test_empty_text_gives_nothing():
-    assert split_story("") == [] and split_story("\n\n \n") == []
-
-
-@pytest.mark.skipif(not STORIES.is_dir(), reason="shared stories not beside the repository")
-def test_alice_keeps_chapter_headings_and_all_words():
-    text = (STORIES / "carroll_alice_ch1-5.txt").read_text(encoding="utf-8")
-    segments = split_story(text)
-    assert sum(s.startswith("CHAPTER ") for s in segments) == 5
-    assert segments[0] == "Alice's Adventures in Wonderland, Chapters I–V — Lewis Carroll"
-    words = lambda s: [w for w in s.replace("#", " ").split() if w != "*"]  # noqa: E731
-    assert words(" ".join(segments)) == words(text)
-
+from api.services.manuscript_import import Manuscript, ManuscriptChapter, ManuscriptError, split_text_blocks
+from api.services.story_import import create_project, import_story, parse_story_file
 
 # --- create_project and import_story (database) ---------------------------------------------
 
@@ -123,8 +76,8 @@ def test_import_story_marks_heading_segments_as_chapter_starts(db):
         (6, "CHAPTER II. End", "CHAPTER II. End"),
         (7, "Last.", None),
     ]
-    # The segment texts are exactly what split_story gives.
-    assert [text for _, text, _ in _rows(project)] == split_story(text)
+    # The segment texts are exactly the paragraphs and headings split_text_blocks finds.
+    assert [text for _, text, _ in _rows(project)] == [block.text for block in split_text_blocks(text)]
 
 
 def test_import_story_splits_an_over_long_paragraph_at_sentence_ends(db):

@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from audiobook.types import AudiobookError, BookPlan
-from core_engine.audio_utils import PEAK_CEILING_DBFS, TARGET_LUFS, normalize_loudness
+from core_engine.audio_utils import PEAK_CEILING_DBFS, TARGET_LUFS, get_audio_duration, normalize_loudness
 
 #: Book loudness target, LUFS integrated (ITU-R BS.1770-4 via pyloudnorm): the engine's own
 #: target (core_engine.audio_utils.TARGET_LUFS, -18 LUFS, the loud end of ACX's -23..-18 dB RMS
@@ -57,9 +57,22 @@ def block_samples(sample_rate: int) -> int:
     return max(1, int(BLOCK_SECONDS * sample_rate))
 
 
+def _check_length(plan: BookPlan, index: int, actual_seconds: float) -> None:
+    """Raise AudiobookError if segment ``index``'s file length differs from the plan by more than
+    DURATION_TOLERANCE_SECONDS."""
+    segment = plan.segments[index]
+    planned = plan.segment_samples[index] / plan.sample_rate
+    if abs(actual_seconds - planned) > DURATION_TOLERANCE_SECONDS:
+        raise AudiobookError(
+            f"Segment {segment.segment_id}: {segment.path} is {actual_seconds:.3f} s long but its duration says "
+            f"{planned:.3f} s; re-read the file's duration before planning."
+        )
+
+
 def check_segment_files(plan: BookPlan, on_checked: Optional[Callable[[int], None]] = None) -> None:
     """Check every segment's WAV before any output is made: it exists, libsndfile reads its
-    header, and its length agrees with the planned duration (± DURATION_TOLERANCE_SECONDS).
+    header (core_engine.audio_utils.get_audio_duration), and its length agrees with the planned
+    duration (± DURATION_TOLERANCE_SECONDS).
 
     Args:
         plan: the book plan.
@@ -76,18 +89,12 @@ def check_segment_files(plan: BookPlan, on_checked: Optional[Callable[[int], Non
         if not os.path.isfile(str(path)):
             raise AudiobookError(f"Segment {segment.segment_id}: audio file {path} does not exist.")
         try:
-            info = sf.info(str(path))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            actual = get_audio_duration(path)
+        except (sf.LibsndfileError, RuntimeError, OSError, ZeroDivisionError) as exc:
             raise AudiobookError(f"Segment {segment.segment_id}: {path} is not a readable audio file ({exc}).") from None
-        if info.frames <= 0 or info.samplerate <= 0:
+        if actual <= 0:
             raise AudiobookError(f"Segment {segment.segment_id}: {path} holds no audio.")
-        actual = info.frames / info.samplerate
-        planned = plan.segment_samples[index] / plan.sample_rate
-        if abs(actual - planned) > DURATION_TOLERANCE_SECONDS:
-            raise AudiobookError(
-                f"Segment {segment.segment_id}: {path} is {actual:.3f} s long but its duration says "
-                f"{planned:.3f} s; re-read the file's duration before planning."
-            )
+        _check_length(plan, index, actual)
         if on_checked:
             on_checked(index + 1)
 
@@ -112,12 +119,8 @@ def read_segment(plan: BookPlan, index: int) -> np.ndarray:
 
         step = math.gcd(int(rate), plan.sample_rate)
         audio = resample_poly(audio, plan.sample_rate // step, int(rate) // step).astype(np.float32)
+    _check_length(plan, index, audio.size / plan.sample_rate)
     wanted = plan.segment_samples[index]
-    if abs(audio.size - wanted) > DURATION_TOLERANCE_SECONDS * plan.sample_rate:
-        raise AudiobookError(
-            f"Segment {segment.segment_id}: {segment.path} is {audio.size / plan.sample_rate:.3f} s long but "
-            f"its duration says {wanted / plan.sample_rate:.3f} s."
-        )
     if audio.size > wanted:
         audio = audio[:wanted]
     elif audio.size < wanted:

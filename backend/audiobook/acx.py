@@ -17,6 +17,7 @@ import numpy as np
 
 from audiobook.audio import (
     LevelMeter,
+    SegmentReader,
     chapter_timeline,
     counted,
     db,
@@ -26,7 +27,6 @@ from audiobook.audio import (
     render,
 )
 from audiobook.encode import ACX_ENCODING
-from audiobook.types import BookPlan
 
 # --- the requirements (what the report checks) ---
 #: Sample rate, Hz.
@@ -134,12 +134,12 @@ def choose_gain(rms_db: float, peak_db: float) -> tuple[float, bool]:
     return gain, True
 
 
-def master_blocks(plan: BookPlan, items, gain_db: float, limiter: bool, before_block: Callable[[], None],
+def master_blocks(reader: SegmentReader, items, gain_db: float, limiter: bool, before_block: Callable[[], None],
                   on_samples: Optional[Callable[[int], None]] = None) -> Iterator[np.ndarray]:
     """A chapter timeline mastered for ACX: the gain, resampling to 44.1 kHz, then (if ``limiter``)
     the look-ahead limiter at ACX_PEAK_TARGET_DBFS. ``on_samples`` counts book-rate samples read."""
-    chain = mastering_chain(plan.sample_rate, ACX_SAMPLE_RATE, ACX_PEAK_TARGET_DBFS if limiter else None)
-    blocks = render(plan, items, gain=from_db(gain_db), before_block=before_block)
+    chain = mastering_chain(reader.plan.sample_rate, ACX_SAMPLE_RATE, ACX_PEAK_TARGET_DBFS if limiter else None)
+    blocks = render(reader, items, gain=from_db(gain_db), before_block=before_block)
     return filtered(counted(blocks, on_samples), chain)
 
 
@@ -150,7 +150,7 @@ def _measure(blocks: Iterable[np.ndarray]) -> LevelMeter:
     return meter
 
 
-def analyse_chapter(plan: BookPlan, chapter: int, before_block: Callable[[], None],
+def analyse_chapter(reader: SegmentReader, chapter: int, before_block: Callable[[], None],
                     on_samples: Callable[[int], None]) -> ChapterMaster:
     """Measure a chapter and decide its room tone, gain and limiter.
 
@@ -161,8 +161,9 @@ def analyse_chapter(plan: BookPlan, chapter: int, before_block: Callable[[], Non
     limited audio is measured again (at most ACX_LIMITER_PASSES times) and the gain corrected
     by the RMS the limiter took away. ``on_samples(n)`` reports the first read (book-rate samples).
     """
+    plan = reader.plan
     rate = plan.sample_rate
-    meter = _measure(master_blocks(plan, chapter_timeline(plan, chapter, 0, 0), 0.0, False, before_block, on_samples))
+    meter = _measure(master_blocks(reader, chapter_timeline(plan, chapter, 0, 0), 0.0, False, before_block, on_samples))
     head = max(0, int(round((ACX_HEAD_SECONDS - meter.head_seconds) * rate)))
     tail = max(0, int(round((ACX_TAIL_SECONDS - meter.tail_seconds) * rate)))
     total = meter.samples + int(round((head + tail) * ACX_SAMPLE_RATE / rate))
@@ -173,7 +174,7 @@ def analyse_chapter(plan: BookPlan, chapter: int, before_block: Callable[[], Non
     if limiter:
         items = chapter_timeline(plan, chapter, head, tail)
         for passes in range(1, ACX_LIMITER_PASSES + 1):
-            expected = _measure(master_blocks(plan, items, gain, True, before_block)).rms_db
+            expected = _measure(master_blocks(reader, items, gain, True, before_block)).rms_db
             shortfall = ACX_TARGET_RMS_DB - expected
             if abs(shortfall) <= ACX_RMS_TOLERANCE_DB or passes == ACX_LIMITER_PASSES:
                 break

@@ -19,9 +19,10 @@ from core_engine.audio_utils import PEAK_CEILING_DBFS, TARGET_LUFS, get_audio_du
 #: Book loudness target, LUFS integrated (ITU-R BS.1770-4 via pyloudnorm): the engine's own
 #: target (core_engine.audio_utils.TARGET_LUFS, -18 LUFS, the loud end of ACX's -23..-18 dB RMS
 #: window and close to spoken-word norms of -16..-19 LUFS). Every segment is brought to it as it
-#: is read (core_engine.audio_utils.normalize_loudness: one gain per segment, sample peaks kept
-#: <= BOOK_PEAK_CEILING_DBFS). Engine WAVs are already there (measured: -18.00 LUFS on each of 7
-#: jf_alpha segments), so for them this is a no-op; WAVs from elsewhere are made consistent.
+#: is read (core_engine.audio_utils.normalize_loudness: one gain per segment, measured once per
+#: export by :class:`SegmentReader`, sample peaks kept <= BOOK_PEAK_CEILING_DBFS). Engine WAVs are
+#: already there (measured: -18.00 LUFS on each of 7 jf_alpha segments), so their gain is about
+#: 0 dB; WAVs from elsewhere are made consistent.
 #: Silence is gated out of BS.1770 integrated loudness, so pauses do not change the book's level.
 BOOK_TARGET_LUFS = TARGET_LUFS
 #: Sample-peak ceiling for the book formats, dBFS (the engine's: headroom for lossy encoding).
@@ -99,33 +100,57 @@ def check_segment_files(plan: BookPlan, on_checked: Optional[Callable[[int], Non
             on_checked(index + 1)
 
 
-def read_segment(plan: BookPlan, index: int) -> np.ndarray:
-    """Segment ``index``'s audio on the book's timeline: mono, at ``plan.sample_rate``, exactly
-    ``plan.segment_samples[index]`` samples (padded with silence or trimmed at the end),
-    at BOOK_TARGET_LUFS (see there).
+class SegmentReader:
+    """Reads a plan's segments onto the book's timeline, each brought to BOOK_TARGET_LUFS.
 
-    Raises:
-        AudiobookError: the file cannot be read or differs from the plan by more than
-            DURATION_TOLERANCE_SECONDS.
+    One reader serves one export. An export may read a segment more than once (ACX: once to
+    measure its chapter, again for each limiter pass, and once to encode it); the segment's
+    loudness is measured on the first read only and its gain kept for the later ones.
     """
-    segment = plan.segments[index]
-    try:
-        data, rate = sf.read(str(segment.path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudiobookError(f"Segment {segment.segment_id}: cannot read {segment.path} ({exc}).") from None
-    audio = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if rate != plan.sample_rate:
-        from scipy.signal import resample_poly
 
-        step = math.gcd(int(rate), plan.sample_rate)
-        audio = resample_poly(audio, plan.sample_rate // step, int(rate) // step).astype(np.float32)
-    _check_length(plan, index, audio.size / plan.sample_rate)
-    wanted = plan.segment_samples[index]
-    if audio.size > wanted:
-        audio = audio[:wanted]
-    elif audio.size < wanted:
-        audio = np.concatenate([audio, np.zeros(wanted - audio.size, dtype=np.float32)])
-    return np.clip(normalize_loudness(audio, plan.sample_rate, BOOK_TARGET_LUFS, BOOK_PEAK_CEILING_DBFS), -1.0, 1.0)
+    def __init__(self, plan: BookPlan):
+        self.plan = plan
+        self._gains: dict[int, float] = {}
+
+    def read(self, index: int) -> np.ndarray:
+        """Segment ``index``'s audio: mono, at ``plan.sample_rate``, exactly
+        ``plan.segment_samples[index]`` samples (padded with silence or trimmed at the end),
+        at BOOK_TARGET_LUFS (see there).
+
+        Raises:
+            AudiobookError: the file cannot be read or differs from the plan by more than
+                DURATION_TOLERANCE_SECONDS.
+        """
+        plan = self.plan
+        segment = plan.segments[index]
+        try:
+            data, rate = sf.read(str(segment.path), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise AudiobookError(f"Segment {segment.segment_id}: cannot read {segment.path} ({exc}).") from None
+        audio = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+        if rate != plan.sample_rate:
+            from scipy.signal import resample_poly
+
+            step = math.gcd(int(rate), plan.sample_rate)
+            audio = resample_poly(audio, plan.sample_rate // step, int(rate) // step).astype(np.float32)
+        _check_length(plan, index, audio.size / plan.sample_rate)
+        wanted = plan.segment_samples[index]
+        if audio.size > wanted:
+            audio = audio[:wanted]
+        elif audio.size < wanted:
+            audio = np.concatenate([audio, np.zeros(wanted - audio.size, dtype=np.float32)])
+        audio = np.nan_to_num(audio, copy=False)
+        gain = self._gains.get(index)
+        if gain is None:
+            gain = self._gains[index] = self._loudness_gain(audio)
+        return np.clip(audio * np.float32(gain), -1.0, 1.0)
+
+    def _loudness_gain(self, audio: np.ndarray) -> float:
+        """The gain core_engine.audio_utils.normalize_loudness gives ``audio``. It applies a single
+        gain (its docstring), so the gain is read back at the largest sample; 1.0 for silence."""
+        normalized = normalize_loudness(audio, self.plan.sample_rate, BOOK_TARGET_LUFS, BOOK_PEAK_CEILING_DBFS)
+        loudest = int(np.argmax(np.abs(audio))) if audio.size else 0
+        return float(normalized[loudest]) / float(audio[loudest]) if audio.size and audio[loudest] else 1.0
 
 
 def book_timeline(plan: BookPlan) -> list[TimelineItem]:
@@ -161,7 +186,7 @@ def timeline_samples(plan: BookPlan, items: Sequence[TimelineItem]) -> int:
 
 
 def render(
-    plan: BookPlan,
+    reader: SegmentReader,
     items: Iterable[TimelineItem],
     gain: float = 1.0,
     before_block: Optional[Callable[[], None]] = None,
@@ -169,7 +194,7 @@ def render(
     """Stream a timeline as float32 blocks of at most BLOCK_SECONDS, one segment in memory at a time.
 
     Args:
-        plan: the book plan (segment files and lengths).
+        reader: reads the plan's segments (one per export: see :class:`SegmentReader`).
         items: timeline items (see :func:`book_timeline`).
         gain: linear gain applied to the segments' audio (the result is not clipped, so a
             gain above 1 must be followed by a limiter or chosen to keep peaks under 1).
@@ -178,7 +203,7 @@ def render(
     Yields:
         1-D float32 arrays; their total length is the timeline's length in samples.
     """
-    step = block_samples(plan.sample_rate)
+    step = block_samples(reader.plan.sample_rate)
     zeros = np.zeros(step, dtype=np.float32)
     for kind, value in items:
         if kind == "silence":
@@ -192,7 +217,7 @@ def render(
             continue
         if before_block:
             before_block()
-        audio = read_segment(plan, value)
+        audio = reader.read(value)
         if gain != 1.0:
             audio = audio * np.float32(gain)  # not clipped: a limiter may follow
         for start in range(0, audio.size, step):

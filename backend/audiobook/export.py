@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from audiobook import acx
 from audiobook.audio import (
+    SegmentReader,
     book_timeline,
     chapter_timeline,
     check_segment_files,
@@ -217,7 +218,7 @@ def export_book(
             progress.report("assembling", round(plan.duration, 3), round(plan.duration, 3))
             encoding = SINGLE_FILE_ENCODINGS[fmt]
             counter = _SecondsCounter(progress, "encoding", plan.total_samples, plan.sample_rate)
-            encode(main_temp, encoding, render(plan, book_timeline(plan), before_block=progress.check),
+            encode(main_temp, encoding, render(SegmentReader(plan), book_timeline(plan), before_block=progress.check),
                    plan.sample_rate, container_tags(metadata, encoding), plan.chapters, counter.add)
             chapters = list(plan.chapters)
         write_captions(plan.cues, srt_temp, vtt_temp,
@@ -253,8 +254,9 @@ def _write_acx(plan: BookPlan, zip_temp: Path, zip_name: str, metadata: BookMeta
     report.json. Returns (chapters laid end to end over the files, total seconds, report)."""
     rate = plan.sample_rate
     count = len(plan.chapters)
+    reader = SegmentReader(plan)
     analysed = _SecondsCounter(progress, "assembling", _chapter_content_samples(plan), rate)
-    masters = [acx.analyse_chapter(plan, number, progress.check, analysed.add) for number in range(count)]
+    masters = [acx.analyse_chapter(reader, number, progress.check, analysed.add) for number in range(count)]
 
     encoded = _SecondsCounter(progress, "encoding", sum(
         timeline_samples(plan, chapter_timeline(plan, number, m.head_samples, m.tail_samples))
@@ -268,7 +270,7 @@ def _write_acx(plan: BookPlan, zip_temp: Path, zip_name: str, metadata: BookMeta
             os.close(fd)
             temps.append(Path(temp_name))
             items = chapter_timeline(plan, number, master.head_samples, master.tail_samples)
-            blocks = acx.master_blocks(plan, items, master.gain_db, master.limiter, progress.check, encoded.add)
+            blocks = acx.master_blocks(reader, items, master.gain_db, master.limiter, progress.check, encoded.add)
             tags = container_tags(metadata, ACX_ENCODING, title=chapter.title, track=f"{number + 1}/{count}")
             encode(temps[-1], ACX_ENCODING, blocks, acx.ACX_SAMPLE_RATE, tags)
 

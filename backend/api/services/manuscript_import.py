@@ -355,7 +355,7 @@ def _markdown_inline_text(children) -> str:
     return "".join(parts)
 
 
-def _add_block(blocks: list[TextBlock], raw: str, heading_level: int | None, has_link: bool = False) -> None:
+def _add_block(blocks: list, raw: str, heading_level: int | None, has_link: bool = False) -> None:
     """Append ``raw`` as blocks: lines stripped, blank lines split it, nothing unspeakable kept.
 
     A heading's lines are joined with spaces into one block.
@@ -514,8 +514,8 @@ def _finish(title: str | None, author: str, chapters: list[ManuscriptChapter]) -
     if not result:
         raise ManuscriptError("There is nothing to narrate: no paragraph with words was found in the manuscript.")
     return Manuscript(
-        title=_one_line(title)[:255] if title and title.strip() else None,
-        author=_one_line(author)[:255] if author else "",
+        title=_one_line(title) if title and title.strip() else None,
+        author=_one_line(author) if author else "",
         chapters=result,
     )
 
@@ -692,7 +692,7 @@ def parse_epub(data: bytes) -> Manuscript:
         items = _heading_marks(items)
     items = _trim_gutenberg(items)
     title = _first_metadata(book, "title")
-    return _finish(title, _authors(book), _epub_chapters(items, book_title=title))
+    return _finish(title, _authors(book), _epub_chapters(items))
 
 
 def _open_epub_archive(data: bytes) -> zipfile.ZipFile:
@@ -1006,9 +1006,7 @@ class _HtmlWalker:
 
     def _flush(self, run: "_Run") -> None:
         self.items.extend(run.marks)
-        blocks: list[TextBlock] = []
-        _add_block(blocks, "".join(run.parts), run.heading_level, run.has_link)
-        self.items.extend(blocks)
+        _add_block(self.items, "".join(run.parts), run.heading_level, run.has_link)
 
     # -- anchors --
 
@@ -1064,7 +1062,7 @@ def _match_key(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.casefold())
 
 
-def _epub_chapters(items: list, *, book_title: str | None) -> list[ManuscriptChapter]:
+def _epub_chapters(items: list) -> list[ManuscriptChapter]:
     """Cut the item stream into sections at the marks and keep the ones worth narrating."""
     sections: list[tuple[_Mark, list[TextBlock]]] = [(_Mark(None), [])]
     for item in items:

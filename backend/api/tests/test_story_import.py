@@ -37,6 +37,13 @@ def test_create_project_heading_segments_start_chapters(db):
     assert create_project(manuscript, title_override="  Other  ").title == "Other"
 
 
+def test_create_project_cuts_title_and_author_to_the_field_length(db):
+    manuscript = Manuscript(title="T" * 300, author="A" * 300, chapters=[ManuscriptChapter(None, ["x."])])
+    project = create_project(manuscript)
+    assert (project.title, project.author) == ("T" * 255, "A" * 255)
+    assert create_project(manuscript, title_override="O" * 300).title == "O" * 255
+
+
 def test_create_project_long_chapter_title_is_cut_for_the_mark_but_narrated_whole(db):
     heading = "A heading " * 40
     project = create_project(Manuscript(title="T", author="", chapters=[ManuscriptChapter(heading.strip(), ["x."])]))

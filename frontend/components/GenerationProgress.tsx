@@ -147,28 +147,27 @@ export function GenerationProgress({
   const eta = running ? formatEta(task?.eta_seconds) : null;
   const taskErrors = task?.errors ?? [];
 
-  const counts = isExport ? (
-    <p className="progress-counts" data-testid="progress-counts">
-      {[
-        running && task?.stage === "synthesizing" && total ? <span key="done">{done} of {total} segments generated</span> : null,
-        failed ? <span key="failed">{failed} failed</span> : null,
-        eta ? <span key="eta" data-testid="progress-eta">{eta}</span> : null,
-        task?.elapsed_seconds != null ? <span key="elapsed">{formatDuration(task.elapsed_seconds)} elapsed</span> : null,
-      ]
-        .filter(Boolean)
-        .flatMap((part, index) => (index ? [" · ", part] : [part]))}
-    </p>
-  ) : (
-    <p className="progress-counts" data-testid="progress-counts">
-      {done} of {total} completed
-      {failed ? `, ${failed} failed` : ""}
-      {eta ? <span data-testid="progress-eta"> · {eta}</span> : null}
-      {task?.elapsed_seconds != null ? <span> · {formatDuration(task.elapsed_seconds)} elapsed</span> : null}
-      {task?.realtime_factor != null && task.realtime_factor > 0 ? (
-        <span> · {(1 / task.realtime_factor).toFixed(1)}× real time</span>
-      ) : null}
-    </p>
-  );
+  // The counts line: what is done, then ETA and elapsed time (and, for a batch, the speed), joined by " · ".
+  const counts = [
+    ...(isExport
+      ? [
+          running && task?.stage === "synthesizing" && total ? `${done} of ${total} segments generated` : null,
+          failed ? `${failed} failed` : null,
+        ]
+      : [`${done} of ${total} completed${failed ? `, ${failed} failed` : ""}`]),
+    eta ? <span data-testid="progress-eta">{eta}</span> : null,
+    task?.elapsed_seconds != null ? `${formatDuration(task.elapsed_seconds)} elapsed` : null,
+    !isExport && task?.realtime_factor != null && task.realtime_factor > 0
+      ? `${(1 / task.realtime_factor).toFixed(1)}× real time`
+      : null,
+  ]
+    .filter((part) => part !== null)
+    .map((part, index) => (
+      <span key={index}>
+        {index ? " · " : ""}
+        {part}
+      </span>
+    ));
 
   return (
     <section
@@ -201,7 +200,9 @@ export function GenerationProgress({
         {step}
       </p>
       {detail && detail !== step ? <p className="progress-detail" data-testid="progress-detail">{detail}</p> : null}
-      {counts}
+      <p className="progress-counts" data-testid="progress-counts">
+        {counts}
+      </p>
       {taskErrors.length ? (
         <ul className="progress-errors" data-testid="progress-errors" aria-label="Errors">
           {taskErrors.map((entry, index) => (

@@ -166,3 +166,16 @@ def test_choose_gain(rms, peak, expected_gain, limiter):
     gain, needs_limiter = choose_gain(rms, peak)
     assert gain == pytest.approx(expected_gain)
     assert needs_limiter is limiter
+
+
+def test_each_segment_loudness_is_measured_once_per_export(make_book, out_dir, monkeypatch):
+    # ACX reads every segment at least twice (measure the chapter, encode it; more with the limiter)
+    import audiobook.audio
+
+    measured = []
+    real = audiobook.audio.normalize_loudness
+    monkeypatch.setattr(audiobook.audio, "normalize_loudness",
+                        lambda audio, *args: measured.append(audio.size) or real(audio, *args))
+    book = make_book(levels=[0.03, 0.3, 0.1, 0.9, 0.05, 0.5])
+    run_acx(book.segments, out_dir)
+    assert len(measured) == len(book.segments)

@@ -49,7 +49,8 @@ ACX_MAX_FILE_SECONDS = 120 * 60.0
 # sample peaks -1.6 to -6.6 dBFS; a chapter with 0.6 s pauses and the room tone: RMS -18.4 dB,
 # peak -1.6 dBFS. So a chapter needs about -2.4 dB to bring its peaks under -4 dBFS, which
 # leaves its RMS near -20.8 dB: inside the window without a limiter. The written MP3s then
-# measured RMS -20.3 to -20.9 dB and peaks -4.2 dBFS (LAME writes 0.44 dB quieter, see encode.py).
+# measured RMS -20.3 to -20.9 dB and peaks -4.2 dBFS (LAME at 192 kbit/s writes 0.26–0.28 dB
+# quieter, see encode.py).
 #: RMS each chapter file is mastered to, dB: inside the window with 2–3 dB to spare each side.
 ACX_TARGET_RMS_DB = -20.0
 #: Sample peaks are kept at or below this before encoding, dBFS: 1 dB under ACX's -3 dB, room

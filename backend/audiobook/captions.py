@@ -60,8 +60,8 @@ def write_captions(
     """Write ``cues`` to ``srt_path`` (SRT) and ``vtt_path`` (WebVTT), UTF-8.
 
     The paths are written directly (the caller passes temp paths for an atomic export).
-    ``on_step(done)`` is called with 0 before and ``len(cues)`` after (progress and cancel checks;
-    a 10-hour book has about 8,000 cues, which take well under a second).
+    ``on_step(done)`` is called with 0 before and ``len(cues)`` after (progress and cancel checks):
+    each document is composed by one library call, so there is no step in between to report.
     """
     if on_step:
         on_step(0)

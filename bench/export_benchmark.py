@@ -15,6 +15,10 @@ format, a fresh child process plans and exports the book with ``audiobook.export
 reports: wall seconds, speed (audio seconds per wall second), peak RSS of that child (MB;
 VmHWM) and its peak RSS before the export (imports loaded), output size and duration.
 No Django: the builder does not need it.
+
+The first lines printed name the CPU (model name, VNNI or not, cores): quote a figure with that
+line and with the other formats' rows of the same run (the "wav" row, PCM with no lossy encoder,
+is the baseline the others are compared with).
 """
 from __future__ import annotations
 
@@ -90,6 +94,21 @@ def build_book(folder: Path, minutes: float, segment_seconds: float, chapters: i
     return manifest
 
 
+def cpu_description() -> str:
+    """``"<model name>, VNNI: <flags>|none, <n> cores"`` from /proc/cpuinfo (or ``platform`` elsewhere)."""
+    import os
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, VNNI: unknown, {os.cpu_count()} cores"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                 platform.machine())
+    vnni = sorted({flag for flag in info.split() if flag in ("avx512_vnni", "avx_vnni")})
+    return f"{model}, VNNI: {' '.join(vnni) or 'none'}, {len(os.sched_getaffinity(0))} cores"
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size, MB: VmHWM from /proc (reset by exec, unlike
     ru_maxrss, which a child inherits from the parent it was forked from), else ru_maxrss."""
@@ -155,6 +174,7 @@ def main() -> None:
         folder = Path(temp)
         started = time.perf_counter()
         manifest = build_book(folder, args.minutes, args.segment_seconds, args.chapters, args.wavs)
+        print(f"CPU: {cpu_description()}")
         print(f"book: {args.minutes:g} min in {len(json.loads(manifest.read_text()))} segments, "
               f"{args.chapters} chapters, built in {time.perf_counter() - started:.0f} s")
         header = f"{'format':6} {'audio s':>8} {'wall s':>7} {'x real':>7} {'RSS MB':>7} {'peak MB':>8} {'size MB':>8}"

@@ -23,10 +23,10 @@ type Draft = { author: string } & Record<keyof Pacing, string>;
 function draftOf(project: Project): Draft {
   return {
     author: project.author ?? "",
-    paragraph_pause: String(project.paragraph_pause ?? DEFAULT_PACING.paragraph_pause),
-    chapter_pause: String(project.chapter_pause ?? DEFAULT_PACING.chapter_pause),
-    lead_in: String(project.lead_in ?? DEFAULT_PACING.lead_in),
-    tail: String(project.tail ?? DEFAULT_PACING.tail),
+    paragraph_pause: String(project.paragraph_pause),
+    chapter_pause: String(project.chapter_pause),
+    lead_in: String(project.lead_in),
+    tail: String(project.tail),
   };
 }
 

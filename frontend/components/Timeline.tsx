@@ -345,6 +345,7 @@ export function Timeline({ projectId }: { projectId: string }) {
   /** Play all from position `fromIndex` (0-based) of the timeline. */
   const playFrom = (fromIndex: number) => {
     stopPlaying();
+    if (!project) return;
     const plan = playAllPlan(segments, project, fromIndex);
     if (!plan.steps.length) return;
     run.current = { plan, index: 0, timer: null };

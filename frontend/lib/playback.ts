@@ -16,7 +16,7 @@
  *
  * All times are in seconds.
  */
-import { DEFAULT_PACING, MAX_PAUSE_SECONDS, MIN_PAUSE_SECONDS, type Pacing, type Segment } from "./types";
+import type { Pacing, Segment } from "./types";
 
 /** Which pause comes before a segment: the lead-in (first one played), a paragraph pause or a chapter pause. */
 export type PauseKind = "lead-in" | "paragraph" | "chapter";
@@ -43,34 +43,19 @@ export function startsChapter(segment: Pick<Segment, "chapter_title">): boolean 
   return typeof segment.chapter_title === "string" && segment.chapter_title.trim() !== "";
 }
 
-/** One pause in seconds: the given value clamped to 0–10, or the default when it is missing or not a number. */
-function pause(value: number | null | undefined, fallback: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) return fallback;
-  return Math.min(MAX_PAUSE_SECONDS, Math.max(MIN_PAUSE_SECONDS, value));
-}
-
-/** The project's pacing with missing or invalid values replaced by the defaults, each clamped to 0–10 s. */
-export function effectivePacing(pacing: Partial<Pacing> | null | undefined): Pacing {
-  return {
-    paragraph_pause: pause(pacing?.paragraph_pause, DEFAULT_PACING.paragraph_pause),
-    chapter_pause: pause(pacing?.chapter_pause, DEFAULT_PACING.chapter_pause),
-    lead_in: pause(pacing?.lead_in, DEFAULT_PACING.lead_in),
-    tail: pause(pacing?.tail, DEFAULT_PACING.tail),
-  };
-}
-
 /**
  * The Play-all plan of `segments` (in book order) from position `fromIndex`
- * (0-based, into `segments`): segments without audio are skipped; the first
+ * (0-based, into `segments`) with the project's `pacing` (seconds, as the
+ * API gives them: 0–10 each): segments without audio are skipped; the first
  * one played gets `lead_in`, each later one `chapter_pause` or
  * `paragraph_pause` (see the module rules), and the plan ends with `tail`.
  */
 export function playAllPlan(
   segments: readonly PlayableSegment[],
-  pacing: Partial<Pacing> | null | undefined,
+  pacing: Pacing,
   fromIndex = 0,
 ): PlayPlan {
-  const { paragraph_pause, chapter_pause, lead_in, tail } = effectivePacing(pacing);
+  const { paragraph_pause, chapter_pause, lead_in, tail } = pacing;
   const steps: PlayStep[] = [];
   let chapterSincePrevious = false;
   for (let index = Math.max(0, fromIndex); index < segments.length; index += 1) {

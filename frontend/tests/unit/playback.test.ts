@@ -1,8 +1,11 @@
-/** Play all's pacing arithmetic: lead-in, paragraph and chapter pauses, tail, skipped segments, totals. */
+/** Play all's pacing arithmetic: lead-in, paragraph and chapter pauses, tail, skipped segments, totals; the pacing constants. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { effectivePacing, planTimes, playAllPlan, startsChapter } from "@/lib/playback";
-import { DEFAULT_PACING } from "@/lib/types";
+import { MAX_CHAPTER_TITLE_LENGTH } from "@/components/ChapterHeader";
+import { planTimes, playAllPlan, startsChapter } from "@/lib/playback";
+import { DEFAULT_PACING, MAX_PAUSE_SECONDS } from "@/lib/types";
 
 const seg = (id: string, audio = true, chapter: string | null = null) => ({
   id,
@@ -64,19 +67,20 @@ describe("playAllPlan", () => {
   });
 });
 
-describe("effectivePacing", () => {
-  it("uses the project's values, the defaults for missing ones, and clamps to 0–10 s", () => {
-    expect(effectivePacing(undefined)).toEqual(DEFAULT_PACING);
-    expect(effectivePacing({ paragraph_pause: 0, chapter_pause: 12, lead_in: -1, tail: Number.NaN })).toEqual({
-      paragraph_pause: 0,
-      chapter_pause: 10,
-      lead_in: 0,
-      tail: DEFAULT_PACING.tail,
-    });
-  });
+describe("pacing constants", () => {
+  // backend/api/models.py holds the defaults and the limit; read them there so a change on one side fails here.
+  const models = readFileSync(join(__dirname, "../../../backend/api/models.py"), "utf8");
+  const constant = (name: string) => Number(new RegExp(`^${name} = ([0-9.]+)$`, "m").exec(models)?.[1]);
 
-  it("the defaults are the backend's: 0.6, 2.0, 0.75, 2.0 s", () => {
-    expect(DEFAULT_PACING).toEqual({ paragraph_pause: 0.6, chapter_pause: 2.0, lead_in: 0.75, tail: 2.0 });
+  it("the defaults and the longest pause are the backend's", () => {
+    expect(DEFAULT_PACING).toEqual({
+      paragraph_pause: constant("DEFAULT_PARAGRAPH_PAUSE"),
+      chapter_pause: constant("DEFAULT_CHAPTER_PAUSE"),
+      lead_in: constant("DEFAULT_LEAD_IN"),
+      tail: constant("DEFAULT_TAIL"),
+    });
+    expect(MAX_PAUSE_SECONDS).toBe(constant("MAX_PAUSE_SECONDS"));
+    expect(MAX_CHAPTER_TITLE_LENGTH).toBe(constant("MAX_CHAPTER_TITLE_LENGTH"));
   });
 });
 

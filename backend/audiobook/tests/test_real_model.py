@@ -2,8 +2,10 @@
 import av
 import pyloudnorm
 import pytest
+import srt
 
 from audiobook import BOOK_TARGET_LUFS, BookMetadata, Cue, Pacing, SegmentAudio, export_book, plan_book
+from audiobook.plan import clean_caption_text
 
 from .conftest import decode
 
@@ -39,4 +41,12 @@ def test_real_narration_exports_to_m4b_at_the_book_loudness(installed_model, tmp
     assert loudness == pytest.approx(BOOK_TARGET_LUFS, abs=1.0)
     with av.open(str(out.main_path)) as container:
         assert [c["metadata"]["title"] for c in container.chapters()] == ["Down the Rabbit-Hole"]
-    assert out.srt_path.read_text(encoding="utf-8").count(" --> ") >= 2
+    # the captions are the engine's sentence cues moved to book time (not the whole-segment
+    # fallback cue a segment without cues gets: the first text has two sentences)
+    engine_cues = [(plan.segment_offsets[index] + cue.start, clean_caption_text(cue.text))
+                   for index, segment in enumerate(segments) for cue in segment.cues]
+    assert len(engine_cues) > len(segments)
+    subtitles = list(srt.parse(out.srt_path.read_text(encoding="utf-8")))
+    assert [subtitle.content for subtitle in subtitles] == [text for _, text in engine_cues]
+    for subtitle, (start, _) in zip(subtitles, engine_cues):
+        assert subtitle.start.total_seconds() == pytest.approx(start, abs=0.002)

@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 #: Soft chunk size in tokens (phonemes): upper end of the 175–250 tokens peers use.
 DEFAULT_TARGET_TOKENS = 250
@@ -110,7 +110,8 @@ class TextChunk:
     Attributes:
         text: the chunk's text (normalized; never empty).
         pause_after: seconds of silence to insert after this chunk's audio.
-        tokens: token count of ``text`` as given by the ``count_tokens`` used (≤ target ≤ 510).
+        tokens: token count of the chunk as ``chunk_text`` counted it (``count_chunk`` of its
+            pieces, by default ``count_tokens(text)``; ≤ target ≤ 510).
         boundary: what ends the chunk: "paragraph", "sentence", "clause", "word" or "end".
         pieces: the sentences / sentence pieces packed into this chunk, in order;
             ``text == " ".join(p.text for p in pieces)``. Pieces of one sentence may span
@@ -263,12 +264,13 @@ def _units(sentence: str, count_tokens: Callable[[str], int], limit: int) -> lis
     return units
 
 
-def _chunk(pieces: list[SentencePiece], boundary: str, count_tokens: Callable[[str], int]) -> TextChunk:
-    text = " ".join(piece.text for piece in pieces)
+def _chunk(
+    pieces: list[SentencePiece], boundary: str, count_chunk: Callable[[Sequence[SentencePiece]], int]
+) -> TextChunk:
     return TextChunk(
-        text=text,
+        text=" ".join(piece.text for piece in pieces),
         pause_after=_PAUSES[boundary],
-        tokens=count_tokens(text),
+        tokens=count_chunk(pieces),
         boundary=boundary,
         pieces=tuple(pieces),
     )
@@ -278,6 +280,7 @@ def chunk_text(
     text: str,
     count_tokens: Callable[[str], int],
     target_tokens: int = DEFAULT_TARGET_TOKENS,
+    count_chunk: Callable[[Sequence[SentencePiece]], int] | None = None,
 ) -> list[TextChunk]:
     """Split ``text`` into ``TextChunk``s of at most ``target_tokens`` tokens.
 
@@ -286,12 +289,21 @@ def chunk_text(
         count_tokens: maps a string to its token count (production: phoneme count
             from kokoro-onnx's phonemizer). Must be roughly monotonic in length.
         target_tokens: soft chunk size; clamped to [1, MAX_TOKENS=510].
+        count_chunk: token count of a chunk packed from these pieces (what packing
+            keeps within the target). Default: ``count_tokens`` of their texts joined
+            by spaces. The engine passes the length of what it will give the model
+            (``KokoroEngine.chunk_phonemes``: phonemized sentence by sentence).
 
     Returns:
         Chunks in reading order; ``[]`` when the normalized text is empty. Every
         chunk has ``tokens <= target_tokens``; the last chunk's ``pause_after`` is 0.
     """
     limit = max(1, min(int(target_tokens), MAX_TOKENS))
+    if count_chunk is None:
+
+        def count_chunk(pieces: Sequence[SentencePiece]) -> int:
+            return count_tokens(" ".join(piece.text for piece in pieces))
+
     normalized = normalize_text(text)
     chunks: list[TextChunk] = []
     sentence_index = 0
@@ -306,23 +318,18 @@ def chunk_text(
         # Pack consecutive units within the paragraph.
         first, current_boundary = units[0]
         current = [first]
-        current_text = first.text
         packed: list[tuple[list[SentencePiece], str]] = []
         for piece, boundary in units[1:]:
-            candidate = f"{current_text} {piece.text}"
-            if count_tokens(candidate) <= limit:
+            if count_chunk([*current, piece]) <= limit:
                 current.append(piece)
-                current_text, current_boundary = candidate, boundary
+                current_boundary = boundary
             else:
                 packed.append((current, current_boundary))
-                current, current_text, current_boundary = [piece], piece.text, boundary
+                current, current_boundary = [piece], boundary
         packed.append((current, "paragraph"))
-        chunks.extend(_chunk(pieces, boundary, count_tokens) for pieces, boundary in packed)
+        chunks.extend(_chunk(pieces, boundary, count_chunk) for pieces, boundary in packed)
     if chunks:
-        last = chunks[-1]
-        chunks[-1] = TextChunk(
-            text=last.text, pause_after=0.0, tokens=last.tokens, boundary="end", pieces=last.pieces
-        )
+        chunks[-1] = replace(chunks[-1], pause_after=0.0, boundary="end")
     return chunks
 
 

@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from django.conf import settings
@@ -36,6 +36,7 @@ from core_engine.sentence_cues import Cue, SentenceSpan, estimated_spans, merge_
 from core_engine.text_chunking import (
     DEFAULT_TARGET_TOKENS,
     MAX_TOKENS,
+    SentencePiece,
     TextChunk,
     chunk_text,
     has_speakable_content,
@@ -177,11 +178,21 @@ class KokoroEngine:
         return len(self.phonemize(text))
 
     def plan(self, text: str) -> list[TextChunk]:
-        """Split ``text`` into chunks of ≤ ``target_tokens`` tokens (see ``chunk_text``)."""
-        return chunk_text(text, self.count_tokens, self.target_tokens)
+        """Split ``text`` into chunks of ≤ ``target_tokens`` tokens (see ``chunk_text``).
 
-    def chunk_phonemes(self, chunk: TextChunk) -> ChunkPhonemes:
-        """Phonemize a chunk sentence by sentence, so each token is known to belong to one sentence.
+        A chunk is counted as ``chunk_phonemes`` phonemizes it (sentence by sentence),
+        so ``chunk.tokens`` is the number of tokens the model is given, and the
+        sentences phonemized here are the ones synthesis reads back from the memo.
+        """
+        return chunk_text(
+            text,
+            self.count_tokens,
+            self.target_tokens,
+            count_chunk=lambda pieces: len(self.chunk_phonemes(pieces).phonemes),
+        )
+
+    def chunk_phonemes(self, pieces: Sequence[SentencePiece]) -> ChunkPhonemes:
+        """Phonemize a chunk's ``pieces`` sentence by sentence, so each token belongs to one sentence.
 
         The chunk's pieces of one sentence are phonemized together, each group's
         phonemes get their whitespace collapsed, and the groups are joined by one
@@ -191,7 +202,7 @@ class KokoroEngine:
         (``madam!' 'Is`` → ``mˈædəm!ɪz``); here the space is kept.
         """
         groups: list[tuple[int, str]] = []
-        for piece in chunk.pieces:
+        for piece in pieces:
             if groups and groups[-1][0] == piece.sentence_index:
                 groups[-1] = (piece.sentence_index, f"{groups[-1][1]} {piece.text}")
             else:
@@ -266,7 +277,7 @@ class KokoroEngine:
         texts: dict[int, str] = {}
         exact = True
         for index, chunk in enumerate(chunks, start=1):
-            plan = self.chunk_phonemes(chunk)
+            plan = self.chunk_phonemes(chunk.pieces)
             if has_speakable_content(chunk.text) and any(ch.isalpha() for ch in plan.phonemes):
                 audio, timings = self.synthesize_chunk(plan.phonemes, voice_id, speed)
                 audio = apply_fades(audio, SAMPLE_RATE)

@@ -1,9 +1,10 @@
-"""tts_wrapper without the model: paths/URLs, input validation, model missing, spoken forms."""
+"""tts_wrapper without the model: paths/URLs, input validation, model missing, spoken forms, chunk token counts."""
 
 import pytest
 
 from core_engine.tts_wrapper import (
     SAMPLE_RATE,
+    KokoroEngine,
     construct_audio_path,
     construct_audio_url,
     generate_audio,
@@ -80,3 +81,26 @@ def test_spoken_form_reads_numbers_with_separators_as_espeak_does():
     # not numbers: left alone
     assert spoken_form("It ended. 3 men left, 4 stayed.") == "It ended. 3 men left, 4 stayed."
     assert spoken_form("1,2,3 and 10,00") == "1,2,3 and 10,00"
+
+
+class _Phonemizer:
+    """The phonemizing half of a ``kokoro_onnx.Kokoro`` (espeak-ng; no model file needed)."""
+
+    def __init__(self):
+        from kokoro_onnx.tokenizer import Tokenizer
+
+        self.tokenizer = Tokenizer()
+
+
+@pytest.mark.parametrize("target", [250, 510])
+def test_a_chunk_counts_the_phonemes_the_model_is_given(target):
+    # phonemizer drops the space between two quoted sentences ("madam!' 'Is") when it reads a
+    # whole chunk; the model is given the chunk phonemized sentence by sentence, space kept
+    text = " ".join(f"'No, madam number {n}!' 'Is it TOM?' 'It is not.'" for n in range(60))
+    engine = KokoroEngine(_Phonemizer(), target_tokens=target)
+    chunks = engine.plan(text)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        phonemes = engine.chunk_phonemes(chunk.pieces).phonemes
+        assert chunk.tokens == len(phonemes) <= target
+        engine.kokoro.tokenizer.tokenize(phonemes)  # within kokoro-onnx's 510 limit (ValueError beyond)

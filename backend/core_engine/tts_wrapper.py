@@ -35,7 +35,6 @@ from core_engine.model_loader import KokoroModelLoader, ModelNotAvailableError
 from core_engine.sentence_cues import Cue, SentenceSpan, estimated_spans, merge_spans, timed_spans
 from core_engine.text_chunking import (
     DEFAULT_TARGET_TOKENS,
-    MAX_TOKENS,
     SentencePiece,
     TextChunk,
     chunk_text,
@@ -385,7 +384,7 @@ def synthesize(
         on_progress: optional ``(chunks_done, chunks_total, chars_done, chars_total)``
             callback, called once with ``chunks_done == 0`` before synthesis and after
             each chunk (from the calling thread). Exceptions it raises are logged and ignored.
-        target_tokens: chunk size in model tokens, 1–510 (default 250).
+        target_tokens: chunk size in model tokens, 1–510 (default 250; ``chunk_text`` clamps it).
 
     Returns:
         ``Synthesis(audio, sample_rate=24000, cues, exact_cues)``: float32 mono audio
@@ -399,8 +398,7 @@ def synthesize(
         Exception: whatever onnxruntime / kokoro-onnx raise during synthesis.
     """
     _check_request(text, voice_id, speed)
-    target = max(1, min(int(target_tokens), MAX_TOKENS))
-    engine = KokoroEngine(KokoroModelLoader.get_session(), target_tokens=target)
+    engine = KokoroEngine(KokoroModelLoader.get_session(), target_tokens=target_tokens)
     chunks = engine.plan(text)
     if not any(has_speakable_content(c.text) for c in chunks):
         raise InvalidSynthesisRequest("Text has nothing to speak (no letters or digits).")

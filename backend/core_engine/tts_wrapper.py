@@ -71,8 +71,12 @@ _SPOKEN_ABBREVIATIONS = (
 # ends in a bare "." or "," (a sentence or clause phonemized on its own) it splits the
 # text at the first occurrence of that mark, which is the one inside the number:
 # "He had $1.87." became "dollar one. eighty seven" and "1,000 men," "one, zero zero zero".
-# Rewritten the way espeak-ng reads them anyway: digits after a decimal point one by one
-# ("three point one four"), thousands separators dropped ("one thousand").
+# (phonemizer's Punctuation._preserve_line cuts at ``line.split(mark)``, not at the match.)
+# Rewritten to the words espeak-ng reads for the intact number: digits after a decimal
+# point one by one ("three point one four"), thousands separators dropped ("one
+# thousand"; identical phonemes). The spelled-out "point" gets a stress mark espeak does
+# not give it inside a number (θɹˈiː pˈɔɪnt, not pɔɪnt). A decimal comma ("19,99,") is
+# not rewritten and still splits.
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(\d+)")
 _THOUSANDS_SEPARATOR = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 

@@ -33,3 +33,32 @@ export function parseRange(header: string | null, size: number): ByteRange | "un
   if (end < start) return null;
   return { start, end };
 }
+
+/**
+ * The bytes `range.start`–`range.end` (inclusive) of `source`, as a stream.
+ * The bytes before the range are read and dropped, and `source` is cancelled
+ * as soon as the range is complete: a seek near the start of a large file
+ * reads little of it, and no more than one chunk is held at a time.
+ */
+export function sliceStream(source: ReadableStream<Uint8Array>, range: ByteRange): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let offset = 0; // bytes of `source` read so far
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        const chunkStart = offset;
+        offset += value.length;
+        if (offset <= range.start) continue;
+        controller.enqueue(value.subarray(Math.max(0, range.start - chunkStart), Math.min(value.length, range.end + 1 - chunkStart)));
+        if (offset > range.end) {
+          controller.close();
+          await reader.cancel();
+        }
+        return;
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}

@@ -1,17 +1,19 @@
 /**
- * `/media/*`: generated audio, fetched from Django and served with HTTP Range
- * support so that `<audio>` can seek.
+ * `/media/*`: generated audio and exported books, fetched from Django and
+ * served with HTTP Range support so that `<audio>` can seek.
  *
  * Django's static `serve` answers every request with the whole file (200, no
  * `Accept-Ranges`), and Chromium then treats the audio as unseekable. This
  * handler passes Django's answer through when it is already partial (206) or
- * not a Range request, and otherwise cuts the requested bytes itself. The
- * files are small (a minute of 24 kHz mono 16-bit audio is 2.9 MB) and local.
+ * not a Range request, and otherwise cuts the requested bytes out of Django's
+ * stream itself (`sliceStream`): the file is never held in memory, and
+ * reading stops at the end of the range. (Django still sends the bytes before
+ * the range; a whole book is local, and a seek costs one read up to it.)
  * The backend is `BACKEND_URL`, read at run time like in `proxy.ts`.
  */
 import type { NextRequest } from "next/server";
 
-import { parseRange } from "@/lib/range";
+import { parseRange, sliceStream } from "@/lib/range";
 
 export const dynamic = "force-dynamic";
 
@@ -36,22 +38,21 @@ async function serve(request: NextRequest, method: "GET" | "HEAD"): Promise<Resp
     return new Response(method === "HEAD" ? null : upstream.body, { status: upstream.status, headers });
   }
 
-  // Django ignored the Range header: answer it here.
-  const body = new Uint8Array(await upstream.arrayBuffer());
-  const wanted = parseRange(range, body.length);
+  // Django ignored the Range header: answer it here, cutting the bytes out of its stream.
+  const declared = upstream.headers.get("content-length");
+  const size = declared && /^\d+$/.test(declared) ? Number(declared) : null;
+  const wanted = upstream.body && size !== null ? parseRange(range, size) : null;
+  if (method === "HEAD" || wanted === "unsatisfiable") await upstream.body?.cancel();
+  // No usable range (or an unknown size): the whole file, as Django sent it.
+  if (wanted === null) return new Response(method === "HEAD" ? null : upstream.body, { status: 200, headers });
   if (wanted === "unsatisfiable") {
     headers.delete("content-length");
-    headers.set("Content-Range", `bytes */${body.length}`);
+    headers.set("Content-Range", `bytes */${size}`);
     return new Response(null, { status: 416, headers });
   }
-  if (wanted === null) {
-    headers.set("Content-Length", String(body.length));
-    return new Response(method === "HEAD" ? null : body, { status: 200, headers });
-  }
-  const slice = body.subarray(wanted.start, wanted.end + 1);
-  headers.set("Content-Range", `bytes ${wanted.start}-${wanted.end}/${body.length}`);
-  headers.set("Content-Length", String(slice.length));
-  return new Response(method === "HEAD" ? null : slice, { status: 206, headers });
+  headers.set("Content-Range", `bytes ${wanted.start}-${wanted.end}/${size}`);
+  headers.set("Content-Length", String(wanted.end - wanted.start + 1));
+  return new Response(method === "HEAD" ? null : sliceStream(upstream.body!, wanted), { status: 206, headers });
 }
 
 /** GET /media/...: the file, or the requested byte range of it (206). */

@@ -252,11 +252,6 @@ def test_a_basename_with_folders_is_refused(make_book, out_dir, basename):
         export_book(plan, "wav", out_dir, basename)
 
 
-def test_an_empty_book_is_a_clear_error():
-    with pytest.raises(AudiobookError, match="no segments"):
-        plan_book([], Pacing())
-
-
 def test_export_needs_a_plan(out_dir):
     with pytest.raises(AudiobookError, match="BookPlan"):
         export_book([], "m4b", out_dir, "x")

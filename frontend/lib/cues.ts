@@ -69,9 +69,9 @@ const isPunctuation = (character: string | undefined): boolean =>
   character !== undefined && !SPACE.test(character) && !WORD_CHAR.test(character);
 
 /**
- * Widen a match (first letter to last letter) over the punctuation that
- * belongs to the sentence: opening quotes or brackets just before it (not
- * before `floor`) and closing marks just after it (". ! ?" and quotes).
+ * Widen a match (first letter to last letter) over the punctuation touching
+ * it on either side (quotes, brackets, ". ! ?", dashes), without reaching
+ * back before `floor` (the end of the previous cue's range).
  */
 function widen(text: string, start: number, end: number, floor: number): TextRange {
   while (start > floor && isPunctuation(text[start - 1])) start -= 1;

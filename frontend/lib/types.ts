@@ -275,12 +275,6 @@ export type ExportFormat = "m4b" | "mp3" | "wav" | "acx";
 /** Every export format, in the order the editor offers them. */
 export const EXPORT_FORMATS: readonly ExportFormat[] = ["m4b", "mp3", "wav", "acx"];
 
-/** Body of `POST /api/projects/{id}/export/`. */
-export interface ExportRequest {
-  format: ExportFormat;
-  generate_missing: boolean;
-}
-
 /** 202 body of `POST /api/projects/{id}/export/`. */
 export interface ExportTaskResponse {
   task_id: string;

@@ -9,7 +9,8 @@ Usage (from the repository root)::
 Synthesizes the first N characters (default 3000, cut back to a word boundary)
 of ``../shared/data/stories/poe_tell_tale_heart.txt`` through
 ``core_engine.tts_wrapper.generate_audio`` — the same code path the API uses —
-into a temporary folder, and prints: model variant, model load time, whether the
+into a temporary folder, and prints: the CPU (model name, VNNI or not, usable cores;
+every figure below is for that CPU), model variant, model load time, whether the
 session reports per-token durations (exact sentence cues), characters, audio
 seconds, wall seconds, RTF (wall / audio; < 1 is faster than real time),
 characters per second, chunk count, mean tokens per chunk, sentence cues, and peak
@@ -21,7 +22,8 @@ adds (``KokoroModelLoader.expose_durations = False``): cues are then estimated.
 ``--compare ROUNDS`` measures a baseline against the current engine in one run:
 ROUNDS rounds, each running both variants in fresh processes (alternating which
 goes first, so drift on a shared machine hits both), then prints the medians and
-minima (the least disturbed run on a shared machine) and the ratios current / baseline. The baseline is the current code with
+minima (the least disturbed run on a shared machine) and the ratios current / baseline,
+under the CPU line. The baseline is the current code with
 ``--no-timings``, or, with ``--baseline-rev REV``, ``backend/core_engine`` as of git
 revision REV (extracted with ``git archive`` into a temporary folder).
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -77,6 +80,24 @@ def load_story(path: Path, chars: int) -> str:
     return text.strip()
 
 
+def cpu_description() -> str:
+    """``"<model name>, <VNNI flags or 'no VNNI'>, <n> cores"`` of this machine (Linux /proc/cpuinfo;
+    the int8 model's speed depends on VNNI), e.g. ``"AMD EPYC, avx512_vnni, 2 cores"``."""
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    vnni = sorted(flags & {"avx512_vnni", "avx_vnni"})
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model or platform.processor() or 'unknown CPU'}, {' '.join(vnni) or 'no VNNI'}, {cores} cores"
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process in MB (ru_maxrss is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -116,6 +137,7 @@ def measure(args) -> dict:
         print(f"Synthesis failed: {result['error']}", file=sys.stderr)
         raise SystemExit(1)
     return {
+        "cpu": cpu_description(),
         "model": f"{files.model_path.name} ({files.variant})",
         "timings": bool(getattr(kokoro, "has_timings", False)),
         "load_seconds": load_seconds,
@@ -133,6 +155,7 @@ def measure(args) -> dict:
 
 def print_report(args, m: dict) -> None:
     rows = [
+        ("CPU", m["cpu"]),
         ("model", m["model"]),
         ("voice / speed", f"{args.voice} / {args.speed}"),
         ("load time", f"{m['load_seconds']:.2f} s"),
@@ -181,6 +204,7 @@ def child_run(args, baseline: bool, engine_dir: Path | None) -> dict:
 
 def compare(args) -> int:
     """Alternate baseline and current runs in fresh processes; print medians and current/baseline ratios."""
+    print(f"CPU: {cpu_description()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="storyflow-bench-engine-") as tmp:
         engine_dir = extract_engine(args.baseline_rev, Path(tmp)) if args.baseline_rev else None
         runs: dict[str, list[dict]] = {"baseline": [], "current": []}
@@ -198,6 +222,8 @@ def compare(args) -> int:
     baseline_name = f"core_engine@{args.baseline_rev}" if args.baseline_rev else "current code, --no-timings"
     print(f"\nStoryFlow TTS comparison: {args.story.name}, {runs['current'][0]['characters']} characters, "
           f"{args.compare} rounds; baseline = {baseline_name}")
+    for cpu in sorted({r["cpu"] for variant in runs.values() for r in variant}):
+        print(f"  CPU: {cpu}")
     print(f"  {'':<22} {'baseline':>11} {'current':>11} {'current/baseline':>13}")
     for key, label, unit in COMPARED:
         for name, pick in (("median", statistics.median), ("min", min)):

@@ -407,8 +407,8 @@ export function Timeline({ projectId }: { projectId: string }) {
     element.classList.add("segment-flash");
   };
   const labelOf = (segmentId: string) => {
-    const index = segments.findIndex((segment) => segment.id === segmentId);
-    return index >= 0 ? `Segment ${index + 1}` : "A deleted segment";
+    const position = positionOf(segmentId);
+    return position ? `Segment ${position}` : "A deleted segment";
   };
 
   const playLabel = (() => {

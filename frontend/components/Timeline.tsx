@@ -180,13 +180,7 @@ export function Timeline({ projectId }: { projectId: string }) {
   };
 
   // ------------------------------------------------------------ export task
-  const exportIndex = (() => {
-    for (let index = tracked.length - 1; index >= 0; index -= 1) {
-      if (tracked[index].kind === "export" && !dismissed.has(tracked[index].taskId)) return index;
-    }
-    return -1;
-  })();
-  const exportTaskId = exportIndex >= 0 ? tracked[exportIndex].taskId : null;
+  const exportTaskId = tracked.findLast((task) => task.kind === "export" && !dismissed.has(task.taskId))?.taskId ?? null;
 
   // ------------------------------------------------------------ generate
   const [skipLocked, setSkipLocked] = useState(true);

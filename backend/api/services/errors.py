@@ -76,26 +76,30 @@ class SegmentLocked(ServiceError):
         super().__init__("Segment is locked. Unlock before generating audio.")
 
 
-class BatchAlreadyRunning(ServiceError):
-    """The project already has an active batch (``details["task_id"]``)."""
+class TaskAlreadyRunning(ServiceError):
+    """The project already has an active task of this kind (``details["task_id"]`` names it)."""
+
+    #: What is running, as the message says it ("a batch generating audio").
+    activity = "a task running"
 
     def __init__(self, task_id: str):
         super().__init__(
-            "This project already has a batch generating audio. Follow it with GET /api/tasks/{task_id}/status/ "
+            f"This project already has {self.activity}. Follow it with GET /api/tasks/{{task_id}}/status/ "
             "or cancel it with POST /api/tasks/{task_id}/cancel/ before starting another.",
             task_id=task_id,
         )
 
 
-class ExportAlreadyRunning(ServiceError):
-    """The project already has an active export (``details["task_id"]``)."""
+class BatchAlreadyRunning(TaskAlreadyRunning):
+    """The project already has an active batch."""
 
-    def __init__(self, task_id: str):
-        super().__init__(
-            "This project already has an export running. Follow it with GET /api/tasks/{task_id}/status/ "
-            "or cancel it with POST /api/tasks/{task_id}/cancel/ before starting another.",
-            task_id=task_id,
-        )
+    activity = "a batch generating audio"
+
+
+class ExportAlreadyRunning(TaskAlreadyRunning):
+    """The project already has an active export."""
+
+    activity = "an export running"
 
 
 class MissingAudio(ServiceError):

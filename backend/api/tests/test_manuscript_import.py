@@ -1,6 +1,7 @@
 """Manuscript import: .txt, .md and .epub parsing (pure) and the multipart upload of POST /api/projects/import/."""
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zipfile
@@ -26,9 +27,10 @@ from api.services.manuscript_import import (
     split_text_blocks,
 )
 
-BOOKS = Path(settings.BASE_DIR).parent / "shared" / "data" / "books"
 STORIES = Path(settings.BASE_DIR).parent / "shared" / "data" / "stories"
-ALICE_EPUB = BOOKS / "carroll_alice_pg11.epub"
+#: A real Project Gutenberg EPUB, kept with the tests (see data/README.md for its source and sha256).
+ALICE_EPUB = Path(__file__).parent / "data" / "carroll_alice_pg11.epub"
+ALICE_SHA256 = "4aff8e93d946cab99b6c444eed249d0935a897f78bca83f05601239518ef89f9"
 
 # The book's own table of contents (its NCX), typographic apostrophes included.
 ALICE_TITLES = [
@@ -50,8 +52,9 @@ LICENCE_WORDS = re.compile(r"project gutenberg|license|gutenberg\.org", re.IGNOR
 
 @pytest.fixture(scope="module")
 def alice_bytes() -> bytes:
-    assert ALICE_EPUB.is_file(), f"the Alice EPUB is missing: {ALICE_EPUB} (shared/ must sit beside the repository)"
-    return ALICE_EPUB.read_bytes()
+    data = ALICE_EPUB.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == ALICE_SHA256, "the test copy of the Alice EPUB is not Project Gutenberg's"
+    return data
 
 
 @pytest.fixture(scope="module")

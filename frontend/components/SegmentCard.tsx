@@ -4,22 +4,45 @@
  * lock, move/add/delete, Generate, the status badge, the audio player, and
  * its chapter header when it starts a chapter (mark, rename, unmark).
  *
+ * Issue 9: an "Out of date" badge when the audio no longer matches the
+ * segment (`audio_stale`), "How it will be read" (the spoken form of the
+ * text being edited, with the project's lexicon), and the segment's own
+ * voice and speed (a compact voice picker; default = the project's).
+ *
  * While its audio plays, the text is shown read-only with the sentence being
  * spoken highlighted (from the segment's `cues`, see `lib/cues.ts`); pausing
  * brings the editable text back.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
+import { useDebouncedValue } from "@/hooks/useDebouncedValue";
 import { activeCueIndex, locateCues, splitForHighlight } from "@/lib/cues";
 import { errorMessage, formatSeconds } from "@/lib/format";
 import { startsChapter } from "@/lib/playback";
 import type { SegmentState } from "@/lib/segmentState";
 import type { Segment } from "@/lib/types";
+import { describeVoice, formatSpeed } from "@/lib/voices";
 import { ChapterHeader, suggestChapterTitle } from "./ChapterHeader";
 import { ConfirmDelete } from "./ConfirmDelete";
+import { SpokenText } from "./SpokenText";
 import { StatusBadge } from "./StatusBadge";
+import { VoicePicker, type InheritedVoice, type VoiceChoice } from "./VoicePicker";
 
 const NO_CUES: Segment["cues"] = [];
+
+/** The "Out of date" badge's explanation (its tooltip). */
+export const STALE_EXPLANATION =
+  "Out of date: the text, voice, speed, pronunciation rules or model changed since this audio was made. Regenerate to update it.";
+
+/** How long the text must rest before "How it will be read" asks again, in milliseconds. */
+export const SPOKEN_PREVIEW_DELAY_MS = 400;
+
+/** The voice button's text: "Voice: default", "Voice: af_bella · 1.10×", "Voice: a 60 % + b 40 %". */
+export function voiceSummary(segment: Pick<Segment, "voice" | "speed">): string {
+  const parts = [segment.voice ? describeVoice(segment.voice) : "default"];
+  if (segment.speed != null) parts.push(formatSpeed(segment.speed));
+  return `Voice: ${parts.join(" · ")}`;
+}
 
 export interface SegmentCardProps {
   segment: Segment;
@@ -45,6 +68,10 @@ export interface SegmentCardProps {
   onDelete: () => void;
   /** Generate this segment's audio; called after any unsaved text was saved. */
   onGenerate: () => void;
+  /** What the segment's voice and speed inherit when null: the project's, or the global settings. */
+  inheritedVoice: InheritedVoice;
+  /** PATCH the segment's voice and speed (null = inherit); rejects with the API error. */
+  onVoiceSave: (choice: VoiceChoice) => Promise<unknown>;
   /** Receives the `<audio>` element (or null) so Play all can drive it. */
   audioRef: (element: HTMLAudioElement | null) => void;
   onAudioEnded: () => void;
@@ -59,6 +86,9 @@ export function SegmentCard(props: SegmentCardProps) {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const lastServerText = useRef(segment.text_content);
   const [markingChapter, setMarkingChapter] = useState(false);
+  const [showSpoken, setShowSpoken] = useState(false);
+  const [showVoice, setShowVoice] = useState(false);
+  const spokenDraft = useDebouncedValue(draft, SPOKEN_PREVIEW_DELAY_MS);
 
   // The audio element, for the sentence highlight (the parent gets it too, for Play all).
   const audioElement = useRef<HTMLAudioElement | null>(null);
@@ -148,12 +178,27 @@ export function SegmentCard(props: SegmentCardProps) {
       <div className="segment-head">
         <span className="segment-number">{position}</span>
         <StatusBadge state={state} />
+        {segment.audio_stale ? (
+          <span className="badge badge-stale" data-testid="stale-badge" title={STALE_EXPLANATION} aria-label={STALE_EXPLANATION}>
+            Out of date
+          </span>
+        ) : null}
         {dirty ? (
           <span className="unsaved" data-testid="unsaved">
             Unsaved changes
           </span>
         ) : null}
         <span className="spacer" />
+        <button
+          type="button"
+          className={`button small quiet voice-toggle${segment.voice || segment.speed != null ? " custom" : ""}`}
+          aria-expanded={showVoice}
+          aria-label={`${voiceSummary(segment)} (segment ${position})`}
+          onClick={() => setShowVoice((open) => !open)}
+          data-testid="voice-toggle"
+        >
+          {voiceSummary(segment)}
+        </button>
         <button
           type="button"
           className={`button small toggle${segment.is_locked ? " on" : ""}`}
@@ -200,6 +245,20 @@ export function SegmentCard(props: SegmentCardProps) {
         <p className="inline-error" role="alert">
           {saveError}
         </p>
+      ) : null}
+      {showSpoken ? (
+        <SpokenText text={spokenDraft} projectId={segment.project} voice={(segment.voice ?? props.inheritedVoice.voice) || undefined} />
+      ) : null}
+      {showVoice ? (
+        <VoicePicker
+          compact
+          label={`Voice of segment ${position}`}
+          value={{ voice: segment.voice, speed: segment.speed }}
+          inherited={props.inheritedVoice}
+          onSave={props.onVoiceSave}
+          disabled={segment.is_locked}
+          reason={segment.is_locked ? "Unlock the segment to change its voice" : undefined}
+        />
       ) : null}
 
       <div className="segment-audio">
@@ -248,6 +307,15 @@ export function SegmentCard(props: SegmentCardProps) {
           title={segment.is_locked ? "Unlock the segment to regenerate it" : undefined}
         >
           {dirty ? "Save & generate" : segment.audio_file ? "Regenerate" : "Generate"}
+        </button>
+        <button
+          type="button"
+          className={`button small quiet toggle${showSpoken ? " on" : ""}`}
+          aria-pressed={showSpoken}
+          onClick={() => setShowSpoken((shown) => !shown)}
+          title="Show the text as the narrator will read it: numbers, dates and abbreviations in words, with the project's pronunciation rules"
+        >
+          How it will be read
         </button>
         {!isChapterStart && !markingChapter ? (
           <button

@@ -16,6 +16,10 @@
  * Play all plays the segments that have audio one after another with the
  * project's pauses between them (`lib/playback.ts`): lead-in, paragraph
  * pause, chapter pause before a chapter start, and tail.
+ *
+ * Issue 9: the narrator voice and speed of the project (beside the pacing)
+ * and of each segment, a link to the pronunciation lexicon, and Generate
+ * all's notice with how many segments miss audio and how many are out of date.
  */
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -27,6 +31,7 @@ import {
   useGenerateSegmentAudio,
   useProject,
   useProjectTasks,
+  useSettings,
   useTaskStatuses,
   useUpdateSegment,
 } from "@/hooks/useApi";
@@ -34,6 +39,7 @@ import { queryKeys } from "@/hooks/queryKeys";
 import { useTaskEvents } from "@/hooks/useTaskEvents";
 import * as api from "@/lib/api";
 import { countOf, errorMessage, formatDuration, formatSeconds } from "@/lib/format";
+import { generateAllNotice, segmentsToGenerate } from "@/lib/generation";
 import { moveChanges, renumber, sortSegments, type IndexChange } from "@/lib/order";
 import { playAllPlan, planTimes, startsChapter, type PauseKind, type PlayPlan } from "@/lib/playback";
 import { segmentState } from "@/lib/segmentState";
@@ -43,7 +49,9 @@ import { ChapterList } from "./ChapterList";
 import { ExportPanel } from "./ExportPanel";
 import { GenerationProgress } from "./GenerationProgress";
 import { PacingForm } from "./PacingForm";
+import { ProjectVoicePanel } from "./ProjectVoicePanel";
 import { SegmentCard } from "./SegmentCard";
+import type { InheritedVoice } from "./VoicePicker";
 
 /** A task found on the server: its `kind` when given, else guessed from its segment id or its `tts_batch_` prefix. */
 function kindOf(task: TaskStatusResponse): TrackedTask["kind"] {
@@ -191,18 +199,15 @@ export function Timeline({ projectId }: { projectId: string }) {
 
   const startGenerateAll = async () => {
     setNotice(null);
-    const expected = segments
-      .filter((segment) => !(skipLocked && segment.is_locked))
-      .filter((segment) => forceRegenerate || !segment.audio_file)
-      .filter((segment) => segment.text_content.trim())
-      .map((segment) => segment.id);
+    const expected = segmentsToGenerate(segments, { skipLocked, forceRegenerate });
     try {
       const answer = await generateAll.mutateAsync({ skipLocked, forceRegenerate });
       if (api.isBulkTaskStarted(answer)) {
         track({ taskId: answer.task_id, kind: "batch", expected });
-        if (answer.message && /skipped/.test(answer.message)) setNotice(answer.message);
+        const started = generateAllNotice(answer);
+        if (started) setNotice(started);
       } else {
-        setNotice(`Nothing to generate: every segment is locked, empty or already has audio (${answer.total_segments} segments). Tick "Regenerate existing" to redo them.`);
+        setNotice(`Nothing to generate: every segment is locked, empty or already has up-to-date audio (${answer.total_segments} segments). Tick "Regenerate existing" to redo them.`);
       }
     } catch (error) {
       const running = api.activeTaskIdFromConflict(error);
@@ -227,6 +232,7 @@ export function Timeline({ projectId }: { projectId: string }) {
 
   // ------------------------------------------------------------ edit and order
   const updateSegment = useUpdateSegment(projectId);
+  const settings = useSettings();
   const [orderBusy, setOrderBusy] = useState(false);
 
   /** Save new `sequence_index` values, one PATCH per segment whose position changed. */
@@ -377,6 +383,14 @@ export function Timeline({ projectId }: { projectId: string }) {
     );
   }
 
+  /** What a segment's null voice/speed stands for: the project's, else the global settings'. */
+  const segmentDefault: InheritedVoice = {
+    voice: project.voice ?? settings.data?.default_voice_id ?? "",
+    speed: project.speed ?? settings.data?.tts_speed ?? 1,
+    from: project.voice ? "the project" : "Settings",
+  };
+  const staleCount = segments.filter((segment) => segment.audio_stale).length;
+
   const totalAudio = segments.reduce((sum, segment) => sum + (segment.audio_duration ?? 0), 0);
   const withAudio = playable.length;
   const fullPlan = playAllPlan(segments, project);
@@ -430,7 +444,11 @@ export function Timeline({ projectId }: { projectId: string }) {
           <p className="muted" data-testid="project-summary">
             {segments.length} segments · {withAudio} with audio · {formatDuration(totalAudio)} of narration
             {chapters.length ? ` · ${countOf(chapters.length, "chapter")}` : ""}
+            {staleCount ? ` · ${staleCount} out of date` : ""}
           </p>
+          <nav className="project-links" aria-label="Project">
+            <Link href={`/projects/${projectId}/lexicon`}>Pronunciation lexicon</Link>
+          </nav>
         </div>
       </div>
 
@@ -525,6 +543,8 @@ export function Timeline({ projectId }: { projectId: string }) {
                   onAddBelow={() => addSegmentAfter(index)}
                   onDelete={() => removeSegment(segment)}
                   onGenerate={() => startGenerateSegment(segment)}
+                  inheritedVoice={segmentDefault}
+                  onVoiceSave={(choice) => updateSegment.mutateAsync({ segmentId: segment.id, changes: choice })}
                   audioRef={(element) => {
                     if (element) audioElements.current.set(segment.id, element);
                     else audioElements.current.delete(segment.id);
@@ -560,6 +580,7 @@ export function Timeline({ projectId }: { projectId: string }) {
             onStarted={(taskId, expected) => track({ taskId, kind: "export", expected })}
             onDismiss={() => exportTaskId && setDismissed((previous) => new Set(previous).add(exportTaskId))}
           />
+          <ProjectVoicePanel project={project} />
           <PacingForm project={project} />
         </aside>
       </div>

@@ -4,12 +4,14 @@
  *
  * Queries: useProjects, useProject, useProjectTasks, useTaskStatus /
  * useTaskStatuses, useTaskLogs, useSettings, useVoices, useExports,
- * useExport. Mutations: one per write endpoint. Task status queries poll every {@link TASK_POLL_INTERVAL_MS}
+ * useExport, usePronunciationRules, useSpeechPreview (a POST that only reads).
+ * Mutations: one per write endpoint, and useVoicePreview (the sample WAV). Task status queries poll every {@link TASK_POLL_INTERVAL_MS}
  * and stop by themselves: `refetchInterval` returns false once the task is
  * COMPLETED, FAILED or CANCELLED, or once the status request failed (e.g. a
  * 404 for a task the server no longer knows).
  */
 import {
+  keepPreviousData,
   useMutation,
   useQueries,
   useQuery,
@@ -27,10 +29,14 @@ import {
   type GlobalSettings,
   type ProjectDetail,
   type ProjectUpdate,
+  type PronunciationRuleCreate,
+  type PronunciationRuleUpdate,
   type SegmentCreate,
   type SegmentUpdate,
+  type SpeechPreviewRequest,
   type StoryImport,
   type TaskStatusResponse,
+  type VoicePreviewRequest,
 } from "@/lib/types";
 import { queryKeys } from "./queryKeys";
 
@@ -140,6 +146,31 @@ export function useVoices() {
   return useQuery({ queryKey: queryKeys.voices, queryFn: api.getVoices, staleTime: 5 * 60_000 });
 }
 
+/** `GET /api/projects/{id}/lexicon/` (issue 9): the project's pronunciation rules, oldest first. */
+export function usePronunciationRules(projectId: string) {
+  return useQuery({ queryKey: queryKeys.lexicon(projectId), queryFn: () => api.listPronunciationRules(projectId) });
+}
+
+/**
+ * `POST /api/speech/preview/` (issue 9) as a query: how `request.text` will be
+ * read with the project's lexicon. Cached per project, voice and text, and
+ * refreshed when a rule of the project changes. Disabled for null or blank
+ * text; a 400 is not retried. While a new text is read, the previous answer
+ * stays (`isPlaceholderData`), so the preview does not flicker during typing.
+ */
+export function useSpeechPreview(request: SpeechPreviewRequest | null) {
+  const projectId = request?.project ?? null;
+  const voice = request?.voice ?? null;
+  const text = request?.text ?? "";
+  return useQuery({
+    queryKey: queryKeys.speechPreview(projectId, voice, text),
+    queryFn: () => api.previewSpeech({ text, project: projectId, voice: voice ?? undefined }),
+    enabled: !!text.trim(),
+    placeholderData: keepPreviousData,
+    retry: (failureCount, error) => !(error instanceof api.ApiError && error.status < 500) && failureCount < 1,
+  });
+}
+
 // ---------------------------------------------------------------- mutations
 
 /** `POST /api/projects/`. */
@@ -152,18 +183,24 @@ export function useCreateProject() {
 }
 
 /**
- * `PATCH /api/projects/{id}/`: title, author and pacing. The saved fields go
- * into the project's cache at once (its segments and chapters are kept).
+ * `PATCH /api/projects/{id}/`: title, author, pacing, voice and speed. The
+ * saved fields go into the project's cache at once (its segments and chapters
+ * are kept). A new voice or speed re-reads the project, since segments that
+ * inherit them may now be out of date, and refreshes its speech previews.
  */
 export function useUpdateProject(projectId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (changes: ProjectUpdate) => api.updateProject(projectId, changes),
-    onSuccess: (saved) => {
+    onSuccess: (saved, changes) => {
       client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (project) =>
         project ? { ...project, ...saved, segments: project.segments, chapters: project.chapters } : project,
       );
       client.invalidateQueries({ queryKey: queryKeys.projects });
+      if ("voice" in changes || "speed" in changes) {
+        client.invalidateQueries({ queryKey: queryKeys.project(projectId), exact: true });
+        client.invalidateQueries({ queryKey: queryKeys.speechPreviews(projectId) });
+      }
     },
   });
 }
@@ -276,6 +313,50 @@ export function useCancelTask() {
       client.setQueryData(queryKeys.task(status.task_id), status);
     },
   });
+}
+
+/**
+ * After a pronunciation rule changed: re-read the rules, the project (the
+ * segments whose text the rule matches are now out of date: `audio_stale`)
+ * and the project's speech previews.
+ */
+function refreshAfterLexiconChange(client: ReturnType<typeof useQueryClient>, projectId: string) {
+  client.invalidateQueries({ queryKey: queryKeys.lexicon(projectId) });
+  client.invalidateQueries({ queryKey: queryKeys.project(projectId), exact: true });
+  client.invalidateQueries({ queryKey: queryKeys.speechPreviews(projectId) });
+}
+
+/** `POST /api/projects/{id}/lexicon/` (issue 9); a 400 names the bad field (see `fieldErrors`). */
+export function useCreatePronunciationRule(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (rule: PronunciationRuleCreate) => api.createPronunciationRule(projectId, rule),
+    onSuccess: () => refreshAfterLexiconChange(client, projectId),
+  });
+}
+
+/** `PATCH /api/projects/{id}/lexicon/{rule_id}/` (issue 9). */
+export function useUpdatePronunciationRule(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ ruleId, changes }: { ruleId: string; changes: PronunciationRuleUpdate }) =>
+      api.updatePronunciationRule(projectId, ruleId, changes),
+    onSuccess: () => refreshAfterLexiconChange(client, projectId),
+  });
+}
+
+/** `DELETE /api/projects/{id}/lexicon/{rule_id}/` (issue 9). */
+export function useDeletePronunciationRule(projectId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (ruleId: string) => api.deletePronunciationRule(projectId, ruleId),
+    onSuccess: () => refreshAfterLexiconChange(client, projectId),
+  });
+}
+
+/** `POST /api/voices/preview/` (issue 9): resolves with the sample as a WAV `Blob`. */
+export function useVoicePreview() {
+  return useMutation({ mutationFn: (request: VoicePreviewRequest) => api.previewVoice(request) });
 }
 
 /** `PATCH /api/settings/`. */

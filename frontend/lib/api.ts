@@ -6,11 +6,13 @@
  * the browser. The audio functions follow spec task 03.02.09
  * (`audio-generation-api.md`) exactly; the rest cover projects, segments,
  * import (JSON text or a multipart file), settings, voices, the progress
- * issue's task endpoints and the audiobook exports (issue 8).
+ * issue's task endpoints, the audiobook exports (issue 8), and issue 9's
+ * pronunciation lexicon, speech preview and voice samples.
  *
- * Every function resolves with the parsed JSON body and rejects with an
- * {@link ApiError} (HTTP status + body) on a non-2xx answer, or with the
- * fetch `TypeError` when the server cannot be reached.
+ * Every function resolves with the parsed JSON body (the voice sample: a WAV
+ * `Blob`) and rejects with an {@link ApiError} (HTTP status + body) on a
+ * non-2xx answer, or with the fetch `TypeError` when the server cannot be
+ * reached.
  */
 import type {
   AudiobookExport,
@@ -21,6 +23,9 @@ import type {
   GlobalSettings,
   NoSegmentsToProcessResponse,
   Project,
+  PronunciationRule,
+  PronunciationRuleCreate,
+  PronunciationRuleUpdate,
   ProjectDetail,
   ProjectTasksResponse,
   ProjectUpdate,
@@ -28,10 +33,13 @@ import type {
   SegmentCreate,
   SegmentUpdate,
   SegmentWithoutAudio,
+  SpeechPreviewRequest,
+  SpeechPreviewResponse,
   StoryImport,
   TaskLogsResponse,
   TaskResponse,
   TaskStatusResponse,
+  VoicePreviewRequest,
   VoicesResponse,
 } from "./types";
 
@@ -69,6 +77,33 @@ export function errorMessage(body: unknown): string | undefined {
   return parts.length ? parts.join("; ") : undefined;
 }
 
+/**
+ * DRF field errors of a 400 answer, one message per field: `{"voice": ["a", "b"]}`
+ * → `{voice: "a b"}` (`non_field_errors`, `error` and `detail` are kept under
+ * their own names). Null for anything that is not a 400 {@link ApiError} with
+ * an object body.
+ */
+export function fieldErrors(error: unknown): Record<string, string> | null {
+  if (!(error instanceof ApiError) || error.status !== 400 || !error.body || typeof error.body !== "object") return null;
+  const fields: Record<string, string> = {};
+  for (const [field, value] of Object.entries(error.body as Record<string, unknown>)) {
+    const text = Array.isArray(value) ? value.map(String).join(" ") : typeof value === "string" ? value : null;
+    if (text) fields[field] = text;
+  }
+  return Object.keys(fields).length ? fields : null;
+}
+
+/** Parse a response body: JSON when it is JSON, else the text; undefined when empty. */
+async function parseBody(response: Response): Promise<unknown> {
+  const text = response.status === 204 ? "" : await response.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /** What the tiny HTTP client resolves with: the parsed body and the HTTP status. */
 export interface ApiResponse<T> {
   data: T;
@@ -85,15 +120,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     init.headers = { ...init.headers, "Content-Type": "application/json" };
   }
   const response = await fetch(`${API_BASE}${path}`, init);
-  const text = response.status === 204 ? "" : await response.text();
-  let data: unknown = undefined;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = text;
-    }
-  }
+  const data = await parseBody(response);
   if (!response.ok) {
     throw new ApiError(response.status, data, `${method} ${API_BASE}${path} failed with HTTP ${response.status}`);
   }
@@ -110,6 +137,22 @@ export const api = {
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, body),
   patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
   delete: <T = void>(path: string) => request<T>("DELETE", path),
+  /**
+   * POST a JSON body and resolve with the answer as a `Blob` (audio). A
+   * non-2xx answer rejects with an {@link ApiError} whose body is the parsed
+   * JSON error, as for the other calls.
+   */
+  postForBlob: async (path: string, body: unknown): Promise<Blob> => {
+    const response = await fetch(`${API_BASE}${path}`, {
+      method: "POST",
+      headers: { Accept: "audio/wav, application/json", "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      throw new ApiError(response.status, await parseBody(response), `POST ${API_BASE}${path} failed with HTTP ${response.status}`);
+    }
+    return response.blob();
+  },
 };
 
 // ------------------------------------------------------------------ audio (spec 03.02.09)
@@ -261,8 +304,9 @@ export async function createProject(title: string): Promise<Project> {
 
 /**
  * `PATCH /api/projects/{id}/` with any of `title`, `author`, `paragraph_pause`,
- * `chapter_pause`, `lead_in`, `tail` (pauses in seconds, 0–10; 400 with field
- * errors otherwise).
+ * `chapter_pause`, `lead_in`, `tail` (pauses in seconds, 0–10), `voice` (id or
+ * blend, null = the global default) and `speed` (0.5–2.0, null = the global
+ * speed). 400 with field errors otherwise, e.g. `{"voice": ["Unknown voice ..."]}`.
  */
 export async function updateProject(projectId: string, changes: ProjectUpdate): Promise<Project> {
   return (await api.patch<Project>(`/projects/${projectId}/`, changes)).data;
@@ -307,7 +351,9 @@ export async function createSegment(segment: SegmentCreate): Promise<Segment> {
 
 /**
  * `PATCH /api/segments/{id}/` with any of `text_content`, `is_locked`,
- * `sequence_index`. Changing a locked segment's text is a 409.
+ * `sequence_index`, `chapter_title`, `voice` and `speed` (null = the
+ * project's). Changing a locked segment's text is a 409; a bad voice or speed
+ * a 400 with field errors.
  */
 export async function updateSegment(segmentId: string, changes: SegmentUpdate): Promise<Segment> {
   return (await api.patch<Segment>(`/segments/${segmentId}/`, changes)).data;
@@ -330,9 +376,65 @@ export async function updateSettings(changes: Partial<GlobalSettings>): Promise<
   return (await api.patch<GlobalSettings>("/settings/", changes)).data;
 }
 
-/** `GET /api/voices/`: the installed model's voice ids and whether the model is available. */
+/** `GET /api/voices/`: the installed model's voice ids, whether the model is available, `max_blend_voices`. */
 export async function getVoices(): Promise<VoicesResponse> {
   return (await api.get<VoicesResponse>("/voices/")).data;
+}
+
+/**
+ * `POST /api/voices/preview/` `{voice, speed?, text?}` → 200 audio/wav: a
+ * short sample of a voice or blend (cached by the backend), as a `Blob` to
+ * play through an object URL. Rejects with 400 (bad voice, speed or text:
+ * field errors) or 503 (no model installed).
+ */
+export async function previewVoice(request: VoicePreviewRequest): Promise<Blob> {
+  const body: VoicePreviewRequest = { voice: request.voice };
+  if (request.speed != null) body.speed = request.speed;
+  if (request.text) body.text = request.text;
+  return api.postForBlob("/voices/preview/", body);
+}
+
+// ------------------------------------------------------------------ speech preview and lexicon (issue 9)
+
+/**
+ * `POST /api/speech/preview/` `{text, project?, voice?}` → 200
+ * `{spoken_text, phonemes, token_count, rules_applied}`: how the text will be
+ * read (normalized, with the project's lexicon applied). 400 for a bad text,
+ * voice or project. `project` and `voice` are only sent when given.
+ */
+export async function previewSpeech(request: SpeechPreviewRequest): Promise<SpeechPreviewResponse> {
+  const body: SpeechPreviewRequest = { text: request.text };
+  if (request.project) body.project = request.project;
+  if (request.voice) body.voice = request.voice;
+  return (await api.post<SpeechPreviewResponse>("/speech/preview/", body)).data;
+}
+
+/** `GET /api/projects/{id}/lexicon/`: the project's pronunciation rules, oldest first. */
+export async function listPronunciationRules(projectId: string): Promise<PronunciationRule[]> {
+  return (await api.get<PronunciationRule[]>(`/projects/${projectId}/lexicon/`)).data;
+}
+
+/**
+ * `POST /api/projects/{id}/lexicon/` `{pattern, replacement, case_sensitive?}`
+ * → 201 rule. A bad pattern or replacement (e.g. unknown phoneme symbols in a
+ * `/…/` replacement) is a 400 naming the field: `{"replacement": ["..."]}`.
+ */
+export async function createPronunciationRule(projectId: string, rule: PronunciationRuleCreate): Promise<PronunciationRule> {
+  return (await api.post<PronunciationRule>(`/projects/${projectId}/lexicon/`, rule)).data;
+}
+
+/** `PATCH /api/projects/{id}/lexicon/{rule_id}/` → 200 rule; 400 with field errors as for create. */
+export async function updatePronunciationRule(
+  projectId: string,
+  ruleId: string,
+  changes: PronunciationRuleUpdate,
+): Promise<PronunciationRule> {
+  return (await api.patch<PronunciationRule>(`/projects/${projectId}/lexicon/${ruleId}/`, changes)).data;
+}
+
+/** `DELETE /api/projects/{id}/lexicon/{rule_id}/` → 204. */
+export async function deletePronunciationRule(projectId: string, ruleId: string): Promise<void> {
+  await api.delete(`/projects/${projectId}/lexicon/${ruleId}/`);
 }
 
 // ------------------------------------------------------------------ exports (issue 8)

@@ -37,6 +37,10 @@ export interface BulkTaskResponse {
   total_segments: number;
   segments_to_process: number;
   message: string;
+  /** Issue 9: how many of `segments_to_process` have no audio yet. */
+  segments_missing_audio?: number;
+  /** Issue 9: how many of `segments_to_process` have audio that is out of date (`audio_stale`); they are regenerated too. */
+  segments_stale?: number;
 }
 
 /**
@@ -175,7 +179,11 @@ export const DEFAULT_PACING: Readonly<Pacing> = { paragraph_pause: 0.6, chapter_
 export const MIN_PAUSE_SECONDS = 0;
 export const MAX_PAUSE_SECONDS = 10;
 
-/** A project in the list: no segments. `total_audio_duration` is in seconds; `author` is "" when unknown. */
+/**
+ * A project in the list: no segments. `total_audio_duration` is in seconds; `author` is "" when unknown.
+ * `voice` is a voice id or a blend (`"jf_alpha:0.6+jm_kumo:0.4"`), null = `GlobalSettings.default_voice_id`;
+ * `speed` is a factor from 0.5 to 2.0, null = `GlobalSettings.tts_speed` (issue 9).
+ */
 export interface Project extends Pacing {
   id: string;
   title: string;
@@ -184,6 +192,8 @@ export interface Project extends Pacing {
   updated_at: string;
   segment_count: number;
   total_audio_duration: number;
+  voice: string | null;
+  speed: number | null;
 }
 
 /** One chapter of a project: the segment that starts it (the segment's `chapter_title`). */
@@ -199,8 +209,11 @@ export interface ProjectDetail extends Project {
   chapters: ProjectChapter[];
 }
 
-/** Body of `PATCH /api/projects/{id}/`: any of these (pauses in seconds, 0–10). */
-export type ProjectUpdate = Partial<Pick<Project, "title" | "author"> & Pacing>;
+/**
+ * Body of `PATCH /api/projects/{id}/`: any of these (pauses in seconds, 0–10; `voice`/`speed` null =
+ * inherit the global settings). A bad voice is a 400 `{"voice": ["..."]}`.
+ */
+export type ProjectUpdate = Partial<Pick<Project, "title" | "author" | "voice" | "speed"> & Pacing>;
 
 /** One sentence's timing in a segment's audio: `start`/`end` in seconds from the start of that segment's WAV. */
 export interface Cue {
@@ -226,6 +239,15 @@ export interface Segment {
   chapter_title: string | null;
   /** Sentence timings of the current audio (read-only); [] without audio. */
   cues: Cue[];
+  /** Voice id or blend for this segment; null = the project's voice (issue 9). */
+  voice: string | null;
+  /** Speed factor 0.5–2.0 for this segment; null = the project's speed (issue 9). */
+  speed: number | null;
+  /**
+   * Read-only (issue 9): the audio exists but was made from other spoken text, voice, speed,
+   * pronunciation rules or model than the segment has now. False without audio.
+   */
+  audio_stale: boolean;
 }
 
 /** Body of `POST /api/segments/`. `sequence_index` defaults to the end of the project. */
@@ -240,7 +262,9 @@ export interface SegmentCreate {
  * Body of `PATCH /api/segments/{id}/`: any of the writable fields. A
  * `chapter_title` marks the segment as a chapter start; null (or "") unmarks it.
  */
-export type SegmentUpdate = Partial<Pick<Segment, "text_content" | "is_locked" | "sequence_index" | "chapter_title">>;
+export type SegmentUpdate = Partial<
+  Pick<Segment, "text_content" | "is_locked" | "sequence_index" | "chapter_title" | "voice" | "speed">
+>;
 
 /**
  * JSON body of `POST /api/projects/import/`: one segment per blank-line
@@ -365,13 +389,77 @@ export interface GlobalSettings {
   tts_speed: number;
 }
 
-/** `GET /api/voices/`: the installed model's voices. */
+/** `GET /api/voices/`: the installed model's voices; `max_blend_voices` is the most a blend may mix (issue 9: 5). */
 export interface VoicesResponse {
   voices: string[];
   default_voice_id: string;
   model_available: boolean;
   model_variant: string | null;
+  max_blend_voices: number;
 }
+
+/** The most voices a blend may mix (issue 9), used until `GET /api/voices/` has answered. */
+export const DEFAULT_MAX_BLEND_VOICES = 5;
+
+/** Body of `POST /api/voices/preview/` (issue 9): `text` at most {@link MAX_VOICE_PREVIEW_TEXT} characters. */
+export interface VoicePreviewRequest {
+  voice: string;
+  speed?: number;
+  text?: string;
+}
+
+/** Longest `text` the voice sample endpoint accepts, in characters. */
+export const MAX_VOICE_PREVIEW_TEXT = 300;
+
+// ---------------------------------------------------------------- speech preview and lexicon (issue 9)
+
+/** Body of `POST /api/speech/preview/`: `project` applies that project's lexicon; `voice` picks the language. */
+export interface SpeechPreviewRequest {
+  text: string;
+  project?: string | null;
+  voice?: string;
+}
+
+/**
+ * 200 body of `POST /api/speech/preview/`: the normalized text with the
+ * project's lexicon applied (phoneme rules appear as `/…/`), its phonemes,
+ * the model's token count, and the ids of the rules that matched.
+ */
+export interface SpeechPreviewResponse {
+  spoken_text: string;
+  phonemes: string;
+  token_count: number;
+  rules_applied: string[];
+}
+
+/** A replacement written `/…/` is phonemes given to the model as they are; anything else is a respelling. */
+export type PronunciationKind = "respelling" | "phonemes";
+
+/**
+ * One pronunciation rule of a project (`/api/projects/{id}/lexicon/`):
+ * `pattern` (a word or phrase, matched on word boundaries) is read as
+ * `replacement`. `kind` is derived from the replacement (read-only).
+ */
+export interface PronunciationRule {
+  id: string;
+  project: string;
+  pattern: string;
+  replacement: string;
+  case_sensitive: boolean;
+  kind: PronunciationKind;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Body of `POST /api/projects/{id}/lexicon/`; `case_sensitive` defaults to false. */
+export interface PronunciationRuleCreate {
+  pattern: string;
+  replacement: string;
+  case_sensitive?: boolean;
+}
+
+/** Body of `PATCH /api/projects/{id}/lexicon/{rule_id}/`. */
+export type PronunciationRuleUpdate = Partial<PronunciationRuleCreate>;
 
 /** Allowed speed range of the TTS engine. */
 export const MIN_TTS_SPEED = 0.5;

@@ -21,6 +21,9 @@ const segment = (extra: Partial<Segment> = {}): Segment => ({
     { start: 0.1, end: 1.9, text: '"Who are you?" said the Caterpillar.' },
     { start: 2.2, end: 3.9, text: "Alice replied, rather shyly." },
   ],
+  voice: null,
+  speed: null,
+  audio_stale: false,
   ...extra,
 });
 
@@ -43,6 +46,8 @@ function renderCard(props: Partial<SegmentCardProps> = {}) {
       onAddBelow={() => {}}
       onDelete={() => {}}
       onGenerate={() => {}}
+      inheritedVoice={{ voice: "af_heart", speed: 1, from: "the project" }}
+      onVoiceSave={async () => undefined}
       audioRef={() => {}}
       onAudioEnded={() => {}}
       {...props}

@@ -1,8 +1,10 @@
-"""Django admin: projects with their segments inline, a searchable segment list, the settings row."""
+"""Django admin: projects with their segments and pronunciation rules inline, a searchable segment
+list, the lexicon, the settings row."""
 from django import forms
 from django.contrib import admin
 
-from api.models import Export, GlobalSettings, Project, Segment
+from api.models import Export, GlobalSettings, Project, PronunciationRule, Segment
+from core_engine.lexicon import InvalidRule, clean_pattern, clean_replacement
 from core_engine.model_loader import KokoroModelLoader
 
 
@@ -10,9 +12,39 @@ class SegmentInline(admin.TabularInline):
     """The project's segments in reading order."""
 
     model = Segment
-    fields = ["sequence_index", "chapter_title", "text_content", "is_locked", "audio_file", "audio_duration"]
+    fields = ["sequence_index", "chapter_title", "text_content", "is_locked", "voice", "speed", "audio_file", "audio_duration"]
     readonly_fields = ["audio_file", "audio_duration"]
     ordering = ["sequence_index"]
+    extra = 0
+
+
+class PronunciationRuleForm(forms.ModelForm):
+    """Checks pattern and replacement as the API does (``core_engine.lexicon``), naming the bad part."""
+
+    class Meta:
+        model = PronunciationRule
+        fields = ["project", "pattern", "replacement", "case_sensitive"]
+
+    def clean_pattern(self):
+        return _checked(clean_pattern, self.cleaned_data["pattern"])
+
+    def clean_replacement(self):
+        return _checked(clean_replacement, self.cleaned_data["replacement"])
+
+
+def _checked(check, value):
+    try:
+        return check(value)
+    except InvalidRule as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
+class PronunciationRuleInline(admin.TabularInline):
+    """The project's lexicon, checked as the API checks it."""
+
+    model = PronunciationRule
+    form = PronunciationRuleForm
+    fields = ["pattern", "replacement", "case_sensitive"]
     extra = 0
 
 
@@ -22,8 +54,8 @@ class ProjectAdmin(admin.ModelAdmin):
 
     list_display = ["title", "author", "segment_total", "created_at", "updated_at"]
     search_fields = ["title", "author"]
-    fields = ["title", "author", "paragraph_pause", "chapter_pause", "lead_in", "tail"]
-    inlines = [SegmentInline]
+    fields = ["title", "author", "voice", "speed", "paragraph_pause", "chapter_pause", "lead_in", "tail"]
+    inlines = [PronunciationRuleInline, SegmentInline]
 
     @admin.display(description="segments")
     def segment_total(self, project: Project) -> int:
@@ -39,7 +71,7 @@ class SegmentAdmin(admin.ModelAdmin):
     search_fields = ["text_content", "chapter_title"]
     list_select_related = ["project"]
     ordering = ["project", "sequence_index"]
-    readonly_fields = ["audio_file", "audio_duration", "audio_cues"]
+    readonly_fields = ["audio_file", "audio_duration", "audio_cues", "audio_identity", "audio_source"]
 
     @admin.display(description="text")
     def short_text(self, segment: Segment) -> str:
@@ -48,6 +80,17 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="has audio")
     def has_audio(self, segment: Segment) -> bool:
         return segment.has_audio
+
+
+@admin.register(PronunciationRule)
+class PronunciationRuleAdmin(admin.ModelAdmin):
+    """Every project's pronunciation rules, searchable by pattern and replacement."""
+
+    form = PronunciationRuleForm
+    list_display = ["pattern", "replacement", "kind", "case_sensitive", "project", "updated_at"]
+    list_filter = ["case_sensitive", "project"]
+    search_fields = ["pattern", "replacement"]
+    list_select_related = ["project"]
 
 
 @admin.register(Export)

@@ -5,7 +5,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from core_engine.lexicon import MAX_PATTERN_LENGTH, MAX_REPLACEMENT_LENGTH, LexiconRule, replacement_kind
 from core_engine.tts_wrapper import MAX_SPEED, MIN_SPEED
+from core_engine.voices import MAX_VOICE_SPEC_LENGTH
 
 #: Longest segment text accepted by the API, in characters. A segment is one
 #: paragraph; 10,000 characters is about 11 minutes of narration, far above any
@@ -31,6 +33,8 @@ DEFAULT_TAIL = 2.0
 MAX_PAUSE_SECONDS = 10.0
 #: Longest chapter title, characters.
 MAX_CHAPTER_TITLE_LENGTH = 255
+#: Longest voice string (an id or a blend of up to 5 voices), characters.
+MAX_VOICE_LENGTH = MAX_VOICE_SPEC_LENGTH
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -67,6 +71,13 @@ class Project(models.Model):
     tail = models.FloatField(
         default=DEFAULT_TAIL, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_PAUSE_SECONDS)]
     )
+    #: Narration voice (an id or a blend "jf_alpha:0.6+jm_kumo:0.4", canonical) and speed
+    #: factor of the project; null inherits GlobalSettings' ``default_voice_id`` / ``tts_speed``.
+    voice = models.CharField(max_length=MAX_VOICE_LENGTH, null=True, blank=True, default=None)
+    speed = models.FloatField(
+        null=True, blank=True, default=None,
+        validators=[MinValueValidator(MIN_TTS_SPEED), MaxValueValidator(MAX_TTS_SPEED)],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +108,17 @@ class Segment(models.Model):
     audio_cues = models.JSONField(null=True, blank=True, default=None)
     #: A segment with a chapter title starts a chapter of that title (it is narrated too).
     chapter_title = models.CharField(max_length=MAX_CHAPTER_TITLE_LENGTH, null=True, blank=True, default=None)
+    #: The segment's own voice and speed (dialogue); null inherits the project's.
+    voice = models.CharField(max_length=MAX_VOICE_LENGTH, null=True, blank=True, default=None)
+    speed = models.FloatField(
+        null=True, blank=True, default=None,
+        validators=[MinValueValidator(MIN_TTS_SPEED), MaxValueValidator(MAX_TTS_SPEED)],
+    )
+    #: SHA-256 of what the audio was made from (api/services/narration.py ``audio_identity``);
+    #: "" for audio made before identities were recorded. Written with ``audio_file``.
+    audio_identity = models.CharField(max_length=64, blank=True, default="")
+    #: The identity's inputs, for people: spoken-text hash, rules, voice, speed, model variant, engine version.
+    audio_source = models.JSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["sequence_index", "id"]
@@ -111,13 +133,45 @@ class Segment(models.Model):
         return bool(self.audio_file)
 
 
+class PronunciationRule(models.Model):
+    """A project's pronunciation: ``pattern`` (a word or phrase, matched on word boundaries,
+    case-insensitively unless ``case_sensitive``) is read as ``replacement``, a respelling
+    ("Dahn-tess") or phonemes written ``/.../`` (see ``core_engine/lexicon.py``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pronunciation_rules")
+    pattern = models.CharField(max_length=MAX_PATTERN_LENGTH)
+    replacement = models.CharField(max_length=MAX_REPLACEMENT_LENGTH)
+    case_sensitive = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "pattern", "case_sensitive"], name="one_rule_per_pattern")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.replacement}"
+
+    @property
+    def kind(self) -> str:
+        """``"phonemes"`` (``/.../``) or ``"respelling"``."""
+        return replacement_kind(self.replacement)
+
+    def as_lexicon_rule(self) -> LexiconRule:
+        """The rule as the engine uses it (keyed by its id)."""
+        return LexiconRule(str(self.id), self.pattern, self.replacement, self.case_sensitive)
+
+
 class GlobalSettings(models.Model):
     """The single row of studio-wide TTS settings (voice and speed).
 
     Read it with :meth:`load`, which creates the row with defaults on first use.
     """
 
-    default_voice_id = models.CharField(max_length=100, default=DEFAULT_VOICE_ID)
+    default_voice_id = models.CharField(max_length=MAX_VOICE_LENGTH, default=DEFAULT_VOICE_ID)
     tts_speed = models.FloatField(
         default=1.0,
         validators=[MinValueValidator(MIN_TTS_SPEED), MaxValueValidator(MAX_TTS_SPEED)],
@@ -172,7 +226,7 @@ class TaskRecord(models.Model):
     project_id = models.UUIDField(null=True, blank=True, db_index=True)
     segment_id = models.UUIDField(null=True, blank=True)
     segment_ids = models.JSONField(default=list)
-    voice_id = models.CharField(max_length=100, blank=True, default="")
+    voice_id = models.CharField(max_length=MAX_VOICE_LENGTH, blank=True, default="")
     speed = models.FloatField(default=1.0)
     status = models.CharField(max_length=12, db_index=True)
     stage = models.CharField(max_length=12, default="queued")
@@ -224,7 +278,7 @@ class SynthesisSpeedProfile(models.Model):
     ``chars_per_second = chars / seconds``.
     """
 
-    voice_id = models.CharField(max_length=100)
+    voice_id = models.CharField(max_length=MAX_VOICE_LENGTH)
     speed = models.FloatField()
     chars = models.FloatField(default=0.0)
     seconds = models.FloatField(default=0.0)

@@ -12,13 +12,17 @@ from api.models import (
     MAX_PAUSE_SECONDS,
     MAX_SEGMENT_TEXT_LENGTH,
     MAX_TTS_SPEED,
+    MAX_VOICE_LENGTH,
     MIN_TTS_SPEED,
     GlobalSettings,
     Project,
+    PronunciationRule,
     Segment,
 )
+from api.services.errors import UnknownVoice
 from api.services.manuscript_import import MAX_UPLOAD_BYTES, ManuscriptError, check_extension, check_size
-from core_engine.model_loader import KokoroModelLoader
+from api.services.narration import NarrationContext, canonical_voice
+from core_engine.lexicon import InvalidRule, clean_pattern, clean_replacement
 
 
 class StrictCharField(serializers.CharField):
@@ -61,6 +65,42 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+class VoiceField(StrictCharField):
+    """A voice id or a blend ``"jf_alpha:0.6+jm_kumo:0.4"`` of installed voices, stored canonically.
+
+    400 with a message naming the problem: an unknown voice, a weight that is not a
+    positive number, more than 5 voices, or no voices installed.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_VOICE_LENGTH)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return canonical_voice(value)
+        except UnknownVoice as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+
+def speed_field(**kwargs) -> StrictFloatField:
+    """A speed factor 0.5–2.0 (kokoro-onnx's range)."""
+    return StrictFloatField(min_value=MIN_TTS_SPEED, max_value=MAX_TTS_SPEED, **kwargs)
+
+
+def narration_context(serializer, project_id) -> NarrationContext:
+    """The ``NarrationContext`` of a project, built once per serialization (cached in the root's context)."""
+    contexts = serializer.context.setdefault("narration", {})
+    context = contexts.get(project_id)
+    if context is None:
+        settings_obj = contexts.get("settings") or GlobalSettings.load()
+        contexts["settings"] = settings_obj
+        context = NarrationContext.for_project(Project.objects.get(pk=project_id), settings_obj)
+        contexts[project_id] = context
+    return context
+
+
 class SegmentSerializer(serializers.ModelSerializer):
     """A segment. ``audio_file`` (URL path or null) and ``audio_duration`` (seconds) are read-only.
 
@@ -85,14 +125,25 @@ class SegmentSerializer(serializers.ModelSerializer):
         help_text="Set to start a chapter with this title at this segment; null or \"\" to unmark.",
     )
     cues = serializers.SerializerMethodField(help_text='Sentence timings in this segment\'s audio: [{"start", "end", "text"}], seconds.')
+    voice = VoiceField(required=False, allow_null=True, help_text="Voice or blend of this segment; null inherits the project's.")
+    speed = speed_field(required=False, allow_null=True, help_text="Speed factor 0.5–2.0; null inherits the project's.")
+    audio_stale = serializers.SerializerMethodField(
+        help_text="True when the audio was made from other text, voice, speed, pronunciation rules or model."
+    )
 
     class Meta:
         model = Segment
         fields = [
             "id", "project", "sequence_index", "text_content", "is_locked", "audio_file", "audio_duration",
-            "chapter_title", "cues",
+            "chapter_title", "cues", "voice", "speed", "audio_stale",
         ]
-        read_only_fields = ["id", "audio_file", "audio_duration", "cues"]
+        read_only_fields = ["id", "audio_file", "audio_duration", "cues", "audio_stale"]
+
+    def get_audio_stale(self, segment) -> bool:
+        """See ``NarrationContext.is_stale``."""
+        if not segment.audio_file or not segment.audio_identity:
+            return False
+        return narration_context(self, segment.project_id).is_stale(segment)
 
     def get_cues(self, segment) -> list[dict]:
         """The sentence cues of the current audio; [] when there is no audio (or it predates cues)."""
@@ -126,6 +177,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     chapter_pause = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
     lead_in = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
     tail = StrictFloatField(required=False, min_value=0.0, max_value=MAX_PAUSE_SECONDS)
+    voice = VoiceField(required=False, allow_null=True, help_text="Voice or blend; null inherits GlobalSettings.default_voice_id.")
+    speed = speed_field(required=False, allow_null=True, help_text="Speed factor 0.5–2.0; null inherits GlobalSettings.tts_speed.")
     segment_count = serializers.IntegerField(read_only=True)
     total_audio_duration = serializers.FloatField(read_only=True)
 
@@ -133,7 +186,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "title", "author", "created_at", "updated_at", "segment_count", "total_audio_duration",
-            "paragraph_pause", "chapter_pause", "lead_in", "tail",
+            "paragraph_pause", "chapter_pause", "lead_in", "tail", "voice", "speed",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
@@ -164,7 +217,8 @@ class ProjectDetailSerializer(ProjectSerializer):
         return cache[1]
 
     def get_segments(self, project):
-        return SegmentSerializer(self._ordered_segments(project), many=True).data
+        context = {"narration": {project.pk: NarrationContext.for_project(project)}}
+        return SegmentSerializer(self._ordered_segments(project), many=True, context=context).data
 
     def get_chapters(self, project) -> list[dict]:
         return [
@@ -230,21 +284,81 @@ class ExportOptionsSerializer(serializers.Serializer):
 
 
 class GlobalSettingsSerializer(serializers.ModelSerializer):
-    """``{"default_voice_id": str, "tts_speed": float}``; the voice must be installed, speed 0.5–2.0."""
+    """``{"default_voice_id": str, "tts_speed": float}``; the voice (or blend) must be installed, speed 0.5–2.0."""
 
-    default_voice_id = StrictCharField(max_length=100)
-    tts_speed = StrictFloatField(min_value=MIN_TTS_SPEED, max_value=MAX_TTS_SPEED)
+    default_voice_id = VoiceField()
+    tts_speed = speed_field()
 
     class Meta:
         model = GlobalSettings
         fields = ["default_voice_id", "tts_speed"]
 
-    def validate_default_voice_id(self, value: str) -> str:
-        voices = KokoroModelLoader.get_voices()
-        if not voices:
+
+class PronunciationRuleSerializer(serializers.ModelSerializer):
+    """A lexicon rule: ``{"id", "project", "pattern", "replacement", "case_sensitive", "kind", "created_at", "updated_at"}``.
+
+    ``project`` comes from the URL. ``pattern`` and ``replacement`` are checked by
+    ``core_engine.lexicon`` (400 naming the bad part); a second rule for the same
+    pattern (same case-sensitivity; case-insensitive patterns compared ignoring case) is a 400.
+    """
+
+    pattern = StrictCharField(trim_whitespace=False)
+    replacement = StrictCharField(trim_whitespace=False)
+    case_sensitive = StrictBooleanField(required=False)
+    kind = serializers.CharField(read_only=True, help_text='"respelling" or "phonemes" (a replacement written /.../).')
+
+    class Meta:
+        model = PronunciationRule
+        fields = ["id", "project", "pattern", "replacement", "case_sensitive", "kind", "created_at", "updated_at"]
+        read_only_fields = ["id", "project", "kind", "created_at", "updated_at"]
+        validators = []  # the unique pattern is checked in validate(), with a message that says what to do
+
+    def validate_pattern(self, value):
+        try:
+            return clean_pattern(value)
+        except InvalidRule as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_replacement(self, value):
+        try:
+            return clean_replacement(value)
+        except InvalidRule as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs):
+        project = self.context["project"]
+        pattern = attrs.get("pattern", getattr(self.instance, "pattern", None))
+        case_sensitive = attrs.get("case_sensitive", getattr(self.instance, "case_sensitive", False))
+        others = PronunciationRule.objects.filter(project=project, case_sensitive=case_sensitive)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        lookup = {"pattern": pattern} if case_sensitive else {"pattern__iexact": pattern}
+        if pattern is not None and others.filter(**lookup).exists():
             raise serializers.ValidationError(
-                "No voices are installed; run `python manage.py install_model` first."
+                {"pattern": [f"The project already has a rule for {pattern!r}; edit that rule instead."]}
             )
-        if value not in voices:
-            raise serializers.ValidationError(f"Unknown voice '{value}'. Available voices: {', '.join(voices)}.")
-        return value
+        return attrs
+
+
+class SpeechPreviewSerializer(serializers.Serializer):
+    """Body of ``POST /api/speech/preview/``: ``{"text", "project"?: id, "voice"?: id or blend}``."""
+
+    text = StrictCharField(
+        trim_whitespace=False,
+        max_length=MAX_SEGMENT_TEXT_LENGTH,
+        error_messages={"blank": "Give the text to preview."},
+    )
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all(), required=False, allow_null=True)
+    voice = VoiceField(required=False, allow_null=True)
+
+
+#: Longest text a voice sample may read, characters (about 20 s of speech).
+MAX_SAMPLE_TEXT_LENGTH = 300
+
+
+class VoicePreviewSerializer(serializers.Serializer):
+    """Body of ``POST /api/voices/preview/``: ``{"voice": id or blend, "speed"?: 0.5–2.0, "text"?: ≤ 300 characters}``."""
+
+    voice = VoiceField()
+    speed = speed_field(required=False, default=1.0)
+    text = StrictCharField(required=False, max_length=MAX_SAMPLE_TEXT_LENGTH)

@@ -5,11 +5,14 @@ from rest_framework.routers import DefaultRouter
 from api.views import (
     GlobalSettingsView,
     ProjectViewSet,
+    PronunciationRuleViewSet,
     SegmentViewSet,
+    SpeechPreviewView,
     TaskCancelView,
     TaskLogsView,
     TaskStatusView,
     VoiceListView,
+    VoicePreviewView,
     task_events_view,
 )
 
@@ -20,6 +23,20 @@ router.register("segments", SegmentViewSet, basename="segment")
 urlpatterns = [
     path("settings/", GlobalSettingsView.as_view(), name="settings"),
     path("voices/", VoiceListView.as_view(), name="voices"),
+    path("voices/preview/", VoicePreviewView.as_view(), name="voice-preview"),
+    path("speech/preview/", SpeechPreviewView.as_view(), name="speech-preview"),
+    path(
+        "projects/<str:project_pk>/lexicon/",
+        PronunciationRuleViewSet.as_view({"get": "list", "post": "create"}),
+        name="lexicon-list",
+    ),
+    path(
+        "projects/<str:project_pk>/lexicon/<str:pk>/",
+        PronunciationRuleViewSet.as_view(
+            {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="lexicon-detail",
+    ),
     path("tasks/<str:task_id>/status/", TaskStatusView.as_view(), name="task-status"),
     path("tasks/<str:task_id>/cancel/", TaskCancelView.as_view(), name="task-cancel"),
     path("tasks/<str:task_id>/events/", task_events_view, name="task-events"),

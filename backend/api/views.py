@@ -6,12 +6,13 @@ Endpoints (router in ``api/urls.py``):
   ``POST /api/projects/{id}/generate-all-audio/``, ``POST /api/projects/{id}/export/``,
   ``GET /api/projects/{id}/exports/``, ``GET/DELETE /api/projects/{id}/exports/{export_id}/``
 - ``/api/segments/`` CRUD (``?project=<id>``), ``POST /api/segments/{id}/generate-audio/``
-- ``GET/PATCH /api/settings/``, ``GET /api/voices/``
+- ``GET/PATCH /api/settings/``, ``GET /api/voices/``, ``POST /api/voices/preview/`` (a WAV sample)
+- ``/api/projects/{id}/lexicon/`` CRUD (pronunciation rules), ``POST /api/speech/preview/``
 - ``GET /api/projects/{id}/tasks/``: the project's active and recent tasks (re-attach)
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
   ``GET /api/tasks/{task_id}/events/`` (SSE), ``GET /api/tasks/{task_id}/logs/``
 """
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import ApiError
-from api.models import GlobalSettings, Project, Segment
+from api.models import GlobalSettings, Project, PronunciationRule, Segment
 from api.serializers import (
     ExportOptionsSerializer,
     GenerateAllOptionsSerializer,
@@ -27,17 +28,24 @@ from api.serializers import (
     ManuscriptUploadSerializer,
     ProjectDetailSerializer,
     ProjectSerializer,
+    PronunciationRuleSerializer,
     SegmentSerializer,
+    SpeechPreviewSerializer,
     StoryImportSerializer,
+    VoicePreviewSerializer,
 )
 from api.services.audio_generation import start_project_audio_generation, start_segment_audio_generation
 from api.services.audiobook_export import export_body, start_project_export
 from api.services.manuscript_import import parse_manuscript
+from api.services.narration import preview_text
+from api.services.voice_samples import voice_sample
 from api.services.story_import import create_project, import_story
 from api.tasks import get_task_manager, journal
 from api.tasks.events import parse_last_event_id, stream_task_events
 from api.tasks.selectors import find_task_status, list_project_tasks
 from core_engine.model_loader import KokoroModelLoader
+from core_engine.tts_wrapper import InvalidSynthesisRequest
+from core_engine.voices import MAX_BLEND_VOICES
 
 ERROR_SEGMENT_LOCKED_EDIT = "Segment is locked. Unlock it (PATCH is_locked=false) before changing its text or deleting it."
 
@@ -166,6 +174,70 @@ class SegmentViewSet(viewsets.ModelViewSet):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+class PronunciationRuleViewSet(viewsets.ModelViewSet):
+    """``/api/projects/{project_pk}/lexicon/``: a project's pronunciation rules, oldest first.
+
+    404 for an unknown project or rule. A rule's change shows at once in the
+    project's segments: those whose text it matches get ``audio_stale``.
+    """
+
+    serializer_class = PronunciationRuleSerializer
+
+    def get_project(self) -> Project:
+        if not hasattr(self, "_project"):
+            self._project = get_object_or_404(Project, pk=self.kwargs["project_pk"])
+        return self._project
+
+    def get_queryset(self):
+        return PronunciationRule.objects.filter(project=self.get_project()).order_by("created_at", "id")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "project": self.get_project()}
+
+    def perform_create(self, serializer):
+        serializer.save(project=self.get_project())
+
+
+class SpeechPreviewView(APIView):
+    """``POST /api/speech/preview/``: how a text will be read.
+
+    Body ``{"text", "project"?: id, "voice"?: id or blend}`` → 200
+    ``{"spoken_text", "phonemes", "token_count", "rules_applied": [rule id, ...]}``:
+    the text normalized, with the project's lexicon applied (phoneme rules as
+    ``/…/``), and the phonemes the model would be given. The model is not loaded.
+    """
+
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise ApiError(400, 'The body must be a JSON object such as {"text": "Dr. Smith paid $3.50."}.')
+        serializer = SpeechPreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(preview_text(data["text"], project=data.get("project"), voice=data.get("voice")))
+
+
+class VoicePreviewView(APIView):
+    """``POST /api/voices/preview/``: a short WAV of a voice or blend (cached).
+
+    Body ``{"voice", "speed"?: 0.5–2.0, "text"?: ≤ 300 characters}`` → 200 ``audio/wav``;
+    400 for a bad voice, blend or text; 503 with no model installed.
+    """
+
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise ApiError(400, 'The body must be a JSON object such as {"voice": "jf_alpha:0.6+jm_kumo:0.4"}.')
+        serializer = VoicePreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            path = voice_sample(data["voice"], data["speed"], data.get("text"))
+        except InvalidSynthesisRequest as exc:
+            raise ApiError(400, str(exc)) from exc
+        response = FileResponse(path.open("rb"), content_type="audio/wav")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
 class GlobalSettingsView(APIView):
     """``GET /api/settings/`` and ``PATCH /api/settings/`` for the single settings row."""
 
@@ -184,7 +256,8 @@ class GlobalSettingsView(APIView):
 class VoiceListView(APIView):
     """``GET /api/voices/``: the voice ids of the installed model.
 
-    Body: ``{"voices": [str, ...], "default_voice_id": str, "model_available": bool, "model_variant": str | null}``.
+    Body: ``{"voices": [str, ...], "default_voice_id": str, "model_available": bool, "model_variant": str | null,
+    "max_blend_voices": 5}``.
     """
 
     def get(self, request):
@@ -195,6 +268,7 @@ class VoiceListView(APIView):
                 "default_voice_id": GlobalSettings.load().default_voice_id,
                 "model_available": files is not None,
                 "model_variant": files.variant if files else None,
+                "max_blend_voices": MAX_BLEND_VOICES,
             }
         )
 

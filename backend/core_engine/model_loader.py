@@ -100,6 +100,7 @@ class KokoroModelLoader:
     _session_files: ModelFiles | None = None
     _load_seconds: float | None = None
     _voices_cache: dict[tuple, list[str]] = {}
+    _tokenizer = None
     #: Expose the graph's per-token durations as a "duration" output when the model lacks
     #: one (see the module docstring). False loads the graph as it is (benchmarks compare both).
     expose_durations: bool = True
@@ -187,6 +188,21 @@ class KokoroModelLoader:
                 str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
             )
         return kokoro_onnx.Kokoro.from_session(session, str(files.voices_path))
+
+    @classmethod
+    def get_tokenizer(cls):
+        """The espeak-ng phonemizer (``kokoro_onnx.tokenizer.Tokenizer``) without loading the model:
+        the loaded session's own when there is one, else a shared standalone one (its
+        ``phonemize`` holds kokoro-onnx's espeak lock, so any thread may call it)."""
+        session = cls._session
+        if session is not None:
+            return session.tokenizer
+        with cls._lock:
+            if cls._tokenizer is None:
+                from kokoro_onnx.tokenizer import Tokenizer
+
+                cls._tokenizer = Tokenizer()
+            return cls._tokenizer
 
     @classmethod
     def loaded_files(cls) -> ModelFiles | None:

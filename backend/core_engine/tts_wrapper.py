@@ -18,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -31,6 +32,7 @@ from core_engine.audio_utils import (
     part_offsets,
     write_wav_atomic,
 )
+from core_engine.lexicon import EMPTY_LEXICON, Lexicon, Piece, SpokenForm
 from core_engine.model_loader import KokoroModelLoader, ModelNotAvailableError
 from core_engine.sentence_cues import Cue, SentenceSpan, estimated_spans, merge_spans, timed_spans
 from core_engine.text_chunking import (
@@ -39,7 +41,12 @@ from core_engine.text_chunking import (
     TextChunk,
     chunk_text,
     has_speakable_content,
+    split_paragraphs,
+    split_sentences,
 )
+from core_engine.text_chunking import normalize_text as normalize_typography
+from core_engine.text_normalization import normalize_text
+from core_engine.voices import InvalidVoice, VoiceBlend, blend_style, language_for_voice, parse_voice
 
 logger = logging.getLogger(__name__)
 
@@ -54,41 +61,44 @@ CUE_DECIMALS = 3
 
 ProgressCallback = Callable[[int, int, int, int], None]
 
-# Abbreviations espeak-ng reads with a full stop inside ("Mr." → "mˈɪstɚ." + a pause):
-# spelled out before phonemizing. Only applied to the phonemizer input, never to chunk text.
-_SPOKEN_ABBREVIATIONS = (
-    (re.compile(r"\bMr\.(?=\s)"), "Mister"),
-    (re.compile(r"\bMrs\.(?=\s)"), "Missus"),
-    (re.compile(r"\bMs\.(?=\s)"), "Miz"),
-    (re.compile(r"\bDr\.(?=\s)"), "Doctor"),
-    (re.compile(r"\bMessrs\.(?=\s)"), "Messieurs"),
-    (re.compile(r"\bMme\.?(?=\s)"), "Madame"),
-    (re.compile(r"\bMlle\.?(?=\s)"), "Mademoiselle"),
-    # "M. Morrel", "M. de Villefort": French "Monsieur" before a capitalized or particle name.
-    (re.compile(r"\bM\.(?=\s+(?:[A-Z]|de\b|d'))"), "Monsieur"),
-)
-# Numbers with a separator inside. phonemizer 3.4 keeps "1.87" whole, but when the text
-# ends in a bare "." or "," (a sentence or clause phonemized on its own) it splits the
-# text at the first occurrence of that mark, which is the one inside the number:
-# "He had $1.87." became "dollar one. eighty seven" and "1,000 men," "one, zero zero zero".
-# (phonemizer's Punctuation._preserve_line cuts at ``line.split(mark)``, not at the match.)
-# Rewritten to the words espeak-ng reads for the intact number: digits after a decimal
-# point one by one ("three point one four"), thousands separators dropped ("one
-# thousand"; identical phonemes). The spelled-out "point" gets a stress mark espeak does
-# not give it inside a number (θɹˈiː pˈɔɪnt, not pɔɪnt). A decimal comma ("19,99,") is
-# not rewritten and still splits.
-_DECIMAL_POINT = re.compile(r"(?<=\d)\.(\d+)")
-_THOUSANDS_SEPARATOR = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+#: Version of the synthesis pipeline (chunking, phonemization, joining, loudness). Part of
+#: every segment's audio identity: bump it when a change makes the same text sound different,
+#: so that existing audio shows as out of date. 2: text normalization, lexicon, voice blends.
+ENGINE_VERSION = 2
 
 
-def spoken_form(text: str) -> str:
-    """Rewrite ``text`` for the phonemizer: expand honorifics (Mr. → Mister, M. → Monsieur…),
-    read decimals digit by digit after "point" (3.14 → 3 point 1 4) and drop thousands
-    separators (1,000 → 1000)."""
-    for pattern, replacement in _SPOKEN_ABBREVIATIONS:
-        text = pattern.sub(replacement, text)
-    text = _THOUSANDS_SEPARATOR.sub("", text)
-    return _DECIMAL_POINT.sub(lambda match: " point " + " ".join(match.group(1)), text)
+@lru_cache(maxsize=16384)
+def _spoken_sentence(sentence: str, lexicon: Lexicon) -> SpokenForm:
+    return lexicon.apply(normalize_text(sentence))
+
+
+def spoken_form_of(text: str, lexicon: Lexicon = EMPTY_LEXICON) -> SpokenForm:
+    """How ``text`` will be read: typography normalized, split into sentences as the chunker
+    splits them, each sentence normalized (``text_normalization``) and the ``lexicon`` applied.
+
+    Sentences are joined by one space and paragraphs by a blank line. Pure, cached per
+    sentence (``lexicon`` objects compare by identity: ``compile_lexicon`` reuses them).
+
+    Returns:
+        A ``SpokenForm``: ``.text`` is the spoken text with phoneme rules written ``/…/``,
+        ``.rule_keys`` the keys of the rules that matched, in order of first match.
+    """
+    pieces: list[Piece] = []
+    keys: list[str] = []
+    for p_index, paragraph in enumerate(split_paragraphs(normalize_typography(text or ""))):
+        for s_index, sentence in enumerate(split_sentences(paragraph)):
+            if pieces:
+                pieces.append(Piece("\n\n" if s_index == 0 and p_index else " "))
+            spoken = _spoken_sentence(sentence, lexicon)
+            pieces.extend(spoken.pieces)
+            keys.extend(key for key in spoken.rule_keys if key not in keys)
+    merged: list[Piece] = []
+    for piece in pieces:
+        if merged and not piece.is_phonemes and not merged[-1].is_phonemes:
+            merged[-1] = Piece(merged[-1].text + piece.text)
+        else:
+            merged.append(piece)
+    return SpokenForm(tuple(merged), tuple(keys))
 
 
 class InvalidSynthesisRequest(ValueError):
@@ -150,13 +160,24 @@ class KokoroEngine:
     that request and needs no lock.
 
     Args:
-        kokoro: a loaded ``kokoro_onnx.Kokoro`` (``KokoroModelLoader.get_session()``).
+        kokoro: a loaded ``kokoro_onnx.Kokoro`` (``KokoroModelLoader.get_session()``), or
+            anything with a ``tokenizer`` (``phonemize(text, lang)``) for the text steps only.
         target_tokens: chunk size in tokens (default 250; see text_chunking).
+        lexicon: the project's pronunciation rules, applied after text normalization.
+        lang: espeak-ng language ("en-us", or "en-gb" for British voices; ``language_for_voice``).
     """
 
-    def __init__(self, kokoro, target_tokens: int = DEFAULT_TARGET_TOKENS):
+    def __init__(
+        self,
+        kokoro,
+        target_tokens: int = DEFAULT_TARGET_TOKENS,
+        lexicon: Lexicon = EMPTY_LEXICON,
+        lang: str = LANG,
+    ):
         self.kokoro = kokoro
         self.target_tokens = target_tokens
+        self.lexicon = lexicon
+        self.lang = lang
         self._phoneme_cache: dict[str, str] = {}
 
     @property
@@ -164,17 +185,44 @@ class KokoroEngine:
         """True if the model reports per-token durations (exact cues)."""
         return bool(getattr(self.kokoro, "has_timings", False))
 
+    def spoken(self, text: str) -> SpokenForm:
+        """``text`` (a sentence or part of one) normalized and with the lexicon applied."""
+        return _spoken_sentence(text, self.lexicon)
+
     def phonemize(self, text: str) -> str:
-        """Phoneme string for ``text`` (en-us, espeak-ng via kokoro-onnx; its own lock guards espeak).
+        """Phoneme string for ``text``: its spoken form (``spoken``) phonemized by espeak-ng
+        (through kokoro-onnx, whose own lock serializes espeak), with the lexicon's phoneme
+        rules inserted as written. Memoized per engine.
 
         Only symbols of the model vocabulary are kept (kokoro-onnx drops the rest), so
-        one symbol is one model token. Memoized per engine.
+        one symbol is one model token. A piece of punctuation between two phoneme rules
+        keeps its marks (espeak-ng alone would drop a lone "."), so pauses survive.
         """
         cached = self._phoneme_cache.get(text)
         if cached is None:
-            cached = self.kokoro.tokenizer.phonemize(spoken_form(text), LANG)
+            cached = self.phonemize_spoken(self.spoken(text))
             self._phoneme_cache[text] = cached
         return cached
+
+    def phonemize_spoken(self, spoken: SpokenForm) -> str:
+        """Phonemes of a ``SpokenForm``: text pieces through espeak-ng, phoneme pieces as they are."""
+        tokenizer = self.kokoro.tokenizer
+        if len(spoken.pieces) == 1 and not spoken.pieces[0].is_phonemes:
+            return tokenizer.phonemize(spoken.pieces[0].text, self.lang)
+        vocabulary = tokenizer.vocab
+        parts: list[str] = []
+        for piece in spoken.pieces:
+            if piece.is_phonemes:
+                parts.append("".join(ch for ch in piece.text if ch in vocabulary))
+            elif has_speakable_content(piece.text):
+                parts.append(tokenizer.phonemize(piece.text, self.lang))
+            else:  # punctuation only: espeak-ng would drop it
+                marks = "".join(ch for ch in piece.text if ch in vocabulary and not ch.isspace())
+                if marks and parts:
+                    parts[-1] += marks
+                elif marks:
+                    parts.append(marks)
+        return " ".join(" ".join(parts).split())
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens (phonemes) ``text`` turns into."""
@@ -219,12 +267,13 @@ class KokoroEngine:
                 counts.append((sentence_index, len(spoken)))
         return ChunkPhonemes(phonemes=" ".join(phonemes), groups=tuple(counts))
 
-    def synthesize_chunk(self, phonemes: str, voice_id: str, speed: float) -> tuple[np.ndarray, list | None]:
+    def synthesize_chunk(self, phonemes: str, voice: "str | np.ndarray", speed: float) -> tuple[np.ndarray, list | None]:
         """Audio and token timings for one chunk's phonemes.
 
         Args:
             phonemes: ≤ 510 symbols of the model vocabulary, single spaces (``chunk_phonemes``).
-            voice_id: a voice of the loaded voices file.
+            voice: a voice id of the loaded voices file, or a style matrix of shape
+                (510, 1, 256) float32 (a blend, ``voice_style``).
             speed: 0.5–2.0.
 
         Returns:
@@ -241,9 +290,9 @@ class KokoroEngine:
         """
         audio, sample_rate, timings = self.kokoro.create_timed(
             phonemes,
-            voice=voice_id,
+            voice=voice,
             speed=speed,
-            lang=LANG,
+            lang=self.lang,
             is_phonemes=True,
             trim=True,
             sentence_pause=0.0,
@@ -253,14 +302,22 @@ class KokoroEngine:
             raise RuntimeError(f"model produced {sample_rate} Hz audio, expected {SAMPLE_RATE}")
         return np.asarray(audio, dtype=np.float32).ravel(), (list(timings) if self.has_timings else None)
 
+    def voice_style(self, blend: VoiceBlend) -> "str | np.ndarray":
+        """What ``synthesize_chunk`` is given for ``blend``: the voice id of a single voice,
+        the mixed style matrix (``blend_style``) of a blend."""
+        if not blend.is_blend:
+            return blend.components[0][0]
+        return blend_style(blend, {voice: self.kokoro.get_voice_style(voice) for voice, _ in blend.components})
+
     def synthesize(
         self,
         chunks: list[TextChunk],
-        voice_id: str,
+        voice: "str | np.ndarray",
         speed: float,
         on_progress: ProgressCallback | None = None,
     ) -> Synthesis:
-        """Synthesize ``chunks`` (from ``plan``), join them with their pauses, and place each sentence.
+        """Synthesize ``chunks`` (from ``plan``) with ``voice`` (an id or a style matrix, see
+        ``voice_style``), join them with their pauses, and place each sentence.
 
         Chunks with nothing speakable (only punctuation) contribute only their pause.
         ``on_progress(chunks_done, chunks_total, chars_done, chars_total)`` is called
@@ -282,7 +339,7 @@ class KokoroEngine:
         for index, chunk in enumerate(chunks, start=1):
             plan = self.chunk_phonemes(chunk.pieces)
             if has_speakable_content(chunk.text) and any(ch.isalpha() for ch in plan.phonemes):
-                audio, timings = self.synthesize_chunk(plan.phonemes, voice_id, speed)
+                audio, timings = self.synthesize_chunk(plan.phonemes, voice, speed)
                 audio = apply_fades(audio, SAMPLE_RATE)
                 spans, chunk_exact = _group_spans(plan, timings, audio)
                 exact = exact and chunk_exact
@@ -340,8 +397,9 @@ def _result(success: bool, audio_path=None, duration=None, error=None, cues=None
     return {"success": success, "audio_path": audio_path, "duration": duration, "error": error, "cues": cues or []}
 
 
-def _check_request(text, voice_id, speed) -> None:
-    """Raise ``InvalidSynthesisRequest`` / ``ModelNotAvailableError`` for a request the engine cannot speak."""
+def _check_request(text, voice_id, speed) -> VoiceBlend:
+    """Raise ``InvalidSynthesisRequest`` / ``ModelNotAvailableError`` for a request the engine
+    cannot speak; return the parsed voice otherwise."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidSynthesisRequest("Text is empty.")
     if not has_speakable_content(text):
@@ -352,9 +410,10 @@ def _check_request(text, voice_id, speed) -> None:
         raise InvalidSynthesisRequest(f"Speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}.")
     if not KokoroModelLoader.is_model_available():
         raise ModelNotAvailableError(settings.TTS_MODELS_DIR)
-    voices = KokoroModelLoader.get_voices()
-    if voice_id not in voices:
-        raise InvalidSynthesisRequest(f"Unknown voice {voice_id!r}; available voices: {', '.join(voices) or 'none'}.")
+    try:
+        return parse_voice(voice_id, KokoroModelLoader.get_voices())
+    except InvalidVoice as exc:
+        raise InvalidSynthesisRequest(str(exc)) from None
 
 
 def validate_request(text, voice_id, speed) -> str | None:
@@ -362,7 +421,8 @@ def validate_request(text, voice_id, speed) -> str | None:
 
     Rules: text must be a non-blank string with at least one letter or digit;
     speed a finite number in [0.5, 2.0] (kokoro-onnx's accepted range); a model
-    must be installed; voice_id one of ``KokoroModelLoader.get_voices()``.
+    must be installed; voice_id a voice of ``KokoroModelLoader.get_voices()`` or a
+    blend of them (``voices.parse_voice``).
     """
     try:
         _check_request(text, voice_id, speed)
@@ -378,38 +438,86 @@ def synthesize(
     on_progress: ProgressCallback | None = None,
     *,
     target_tokens: int = DEFAULT_TARGET_TOKENS,
+    lexicon: Lexicon = EMPTY_LEXICON,
 ) -> Synthesis:
     """Synthesize ``text``: audio samples, sample rate and sentence cues. No database, no file written.
 
     Args:
         text: narration text, any length (chunked to ≤ ``target_tokens`` tokens internally).
-        voice_id: one of ``KokoroModelLoader.get_voices()`` (e.g. "jf_alpha").
+        voice_id: a voice of ``KokoroModelLoader.get_voices()`` (e.g. "jf_alpha") or a blend
+            ("jf_alpha:0.6+jm_kumo:0.4", see ``voices``).
         speed: speaking-rate multiplier, 0.5–2.0 (1.0 = model default).
         on_progress: optional ``(chunks_done, chunks_total, chars_done, chars_total)``
             callback, called once with ``chunks_done == 0`` before synthesis and after
             each chunk (from the calling thread). Exceptions it raises are logged and ignored.
         target_tokens: chunk size in model tokens, 1–510 (default 250; ``chunk_text`` clamps it).
+        lexicon: pronunciation rules applied after text normalization (``compile_lexicon``).
 
     Returns:
         ``Synthesis(audio, sample_rate=24000, cues, exact_cues)``: float32 mono audio
         normalized to -18 LUFS, and one ``Cue(start, end, text)`` per sentence (seconds
-        within the audio; see ``Synthesis``).
+        within the audio; the cue text is the written sentence, not its spoken form).
 
     Raises:
-        InvalidSynthesisRequest: empty or unspeakable text, speed outside [0.5, 2.0], unknown voice.
+        InvalidSynthesisRequest: empty or unspeakable text, speed outside [0.5, 2.0], unknown
+            voice or a bad blend.
         ModelNotAvailableError: no model installed.
         SynthesisFailed: the model produced no audio.
         Exception: whatever onnxruntime / kokoro-onnx raise during synthesis.
     """
-    _check_request(text, voice_id, speed)
-    engine = KokoroEngine(KokoroModelLoader.get_session(), target_tokens=target_tokens)
+    blend = _check_request(text, voice_id, speed)
+    engine = KokoroEngine(
+        KokoroModelLoader.get_session(), target_tokens=target_tokens, lexicon=lexicon, lang=language_for_voice(blend)
+    )
     chunks = engine.plan(text)
     if not any(has_speakable_content(c.text) for c in chunks):
         raise InvalidSynthesisRequest("Text has nothing to speak (no letters or digits).")
-    synthesis = engine.synthesize(chunks, voice_id, float(speed), on_progress)
+    synthesis = engine.synthesize(chunks, engine.voice_style(blend), float(speed), on_progress)
     if synthesis.audio.size == 0:
         raise SynthesisFailed("The model produced no audio for this text.")
     return synthesis
+
+
+@dataclass(frozen=True)
+class SpeechPreview:
+    """How a text will be read (``preview_speech``).
+
+    Attributes:
+        spoken_text: the spoken form, phoneme rules as ``/…/`` (``SpokenForm.text``).
+        phonemes: what the model is given, chunk after chunk joined by a space.
+        token_count: model tokens in all chunks (one per phoneme symbol).
+        rule_keys: the lexicon rules that matched, in order of first match.
+    """
+
+    spoken_text: str
+    phonemes: str
+    token_count: int
+    rule_keys: tuple[str, ...]
+
+
+def preview_speech(text: str, lexicon: Lexicon = EMPTY_LEXICON, lang: str = LANG) -> SpeechPreview:
+    """The spoken text, phonemes and token count of ``text``, without loading the model.
+
+    Phonemizes with espeak-ng (``KokoroModelLoader.get_tokenizer``) chunk by chunk as
+    ``synthesize`` would. ``lang`` is ``language_for_voice`` of the voice that will read it.
+    """
+    engine = KokoroEngine(_TextOnlyModel(KokoroModelLoader.get_tokenizer()), lexicon=lexicon, lang=lang)
+    chunks = engine.plan(text)
+    phonemes = [engine.chunk_phonemes(chunk.pieces).phonemes for chunk in chunks]
+    spoken = spoken_form_of(text, lexicon)
+    return SpeechPreview(
+        spoken_text=spoken.text,
+        phonemes=" ".join(p for p in phonemes if p),
+        token_count=sum(len(p) for p in phonemes),
+        rule_keys=spoken.rule_keys,
+    )
+
+
+@dataclass(frozen=True)
+class _TextOnlyModel:
+    """Stands in for ``kokoro_onnx.Kokoro`` in the text-only steps (no ONNX session)."""
+
+    tokenizer: object
 
 
 def cue_dicts(cues: list[Cue], limit: float) -> list[dict]:
@@ -430,17 +538,20 @@ def generate_audio(
     speed: float,
     output_path: str | Path,
     on_progress: ProgressCallback | None = None,
+    *,
+    lexicon: Lexicon = EMPTY_LEXICON,
 ) -> dict:
     """Synthesize ``text`` into a WAV file at ``output_path`` (``synthesize``, then an atomic write).
 
     Args:
         text: narration text, any length (chunked to ≤ 250 tokens internally).
-        voice_id: one of ``KokoroModelLoader.get_voices()`` (e.g. "jf_alpha").
+        voice_id: one of ``KokoroModelLoader.get_voices()`` (e.g. "jf_alpha") or a blend of them.
         speed: speaking-rate multiplier, 0.5–2.0 (1.0 = model default).
         output_path: target .wav path; parent folders are created.
         on_progress: optional ``(chunks_done, chunks_total, chars_done, chars_total)``
             callback, called once with ``chunks_done == 0`` before synthesis and
             after each chunk (from the calling thread). Exceptions it raises are logged and ignored.
+        lexicon: pronunciation rules applied after text normalization.
 
     Returns:
         ``{"success": bool, "audio_path": str | None, "duration": float | None, "error": str | None,
@@ -459,7 +570,7 @@ def generate_audio(
             return _result(False, error=error)
         if output_path is None or str(output_path) == "":
             return _result(False, error="No output path given.")
-        synthesis = synthesize(text, voice_id, speed, on_progress)
+        synthesis = synthesize(text, voice_id, speed, on_progress, lexicon=lexicon)
         path = write_wav_atomic(output_path, synthesis.audio, synthesis.sample_rate)
         exact = synthesis.audio.size / synthesis.sample_rate
         duration = round(exact, 2)

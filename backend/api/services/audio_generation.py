@@ -27,17 +27,10 @@ from uuid import uuid4
 from django.conf import settings
 from django.db import transaction
 
-from api.models import MAX_TTS_SPEED, MIN_TTS_SPEED, GlobalSettings, Project, Segment
-from api.services.errors import (
-    BatchAlreadyRunning,
-    EmptyText,
-    ModelUnavailable,
-    SegmentLocked,
-    SpeedOutOfRange,
-    TasksShutDown,
-    UnknownVoice,
-)
+from api.models import Project, Segment
+from api.services.errors import BatchAlreadyRunning, EmptyText, ModelUnavailable, SegmentLocked, TasksShutDown
 from api.services.media_files import remove_empty_dirs, remove_file
+from api.services.narration import NarrationContext, VoiceSettings, check_voice_settings
 from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskManagerShutdownError, TaskProgress, TaskState, get_task_manager
 from api.tasks.journal import record_segment_result
 from api.tasks.state import STAGE_PREPARING, STAGE_SYNTHESIZING, STAGE_WRITING
@@ -52,30 +45,6 @@ MESSAGE_ALREADY_RUNNING = "Audio generation already in progress"
 PHASE_SYNTHESIS = "synthesis"
 
 
-@dataclass(frozen=True)
-class VoiceSettings:
-    """The voice id and speed factor (0.5–2.0) a task synthesizes with, read at request time."""
-
-    voice_id: str
-    speed: float
-
-    @property
-    def rate_key(self) -> tuple[str, float]:
-        """The key its synthesis speed (characters per second) is learned under."""
-        return (self.voice_id, round(float(self.speed), 2))
-
-    def as_params(self) -> dict[str, Any]:
-        """The task params that rebuild it after a restart."""
-        return {"voice_id": self.voice_id, "speed": self.speed}
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "VoiceSettings | None":
-        """Inverse of :meth:`as_params`; None when the task had no voice (an export with nothing to narrate)."""
-        if not params.get("voice_id"):
-            return None
-        return cls(voice_id=params["voice_id"], speed=float(params.get("speed") or 1.0))
-
-
 # --------------------------------------------------------------------- checks
 
 
@@ -85,22 +54,18 @@ def require_model() -> None:
         raise ModelUnavailable()
 
 
-def read_voice_settings(voice_id: str | None = None, speed: float | None = None) -> VoiceSettings:
-    """Resolve the voice and speed: explicit values win over GlobalSettings.
+def check_voices(context: NarrationContext, segments: list[Segment]) -> VoiceSettings:
+    """Check every voice ``segments`` are read with; return the one a task's plan is timed with.
+
+    The plan's voice (whose learned speed times the ETA) is the voice of the first
+    segment; each segment is still read with its own (``NarrationContext.voice_for``).
 
     Raises:
-        UnknownVoice: the voice is not one the installed model has.
-        SpeedOutOfRange: the speed is outside 0.5–2.0.
+        UnknownVoice: a voice or blend is not available (the message names it).
+        SpeedOutOfRange: a speed is outside 0.5–2.0.
     """
-    settings_obj = GlobalSettings.load()
-    voice_id = voice_id or settings_obj.default_voice_id
-    speed = float(settings_obj.tts_speed if speed is None else speed)
-    voices = KokoroModelLoader.get_voices()
-    if voice_id not in voices:
-        raise UnknownVoice(voice_id, voices)
-    if not MIN_TTS_SPEED <= speed <= MAX_TTS_SPEED:
-        raise SpeedOutOfRange(speed, MIN_TTS_SPEED, MAX_TTS_SPEED)
-    return VoiceSettings(voice_id=voice_id, speed=speed)
+    used = [check_voice_settings(voice) for voice in context.voices_used(segments)]
+    return used[0] if used else check_voice_settings(context.project_voice)
 
 
 def submit_journaled(task_fn: Callable[[], None], state: TaskState, claims=(), soft_claims=()) -> None:
@@ -137,7 +102,7 @@ def start_segment_audio_generation(segment: Segment) -> dict[str, Any]:
     """Validate and queue TTS for one segment (``POST /api/segments/{id}/generate-audio/``).
 
     Checks, in the spec's order: empty text (400), locked (409), model (503);
-    then the configured voice must exist (400). If an active task (a single
+    then the segment's voice (its own, the project's or GlobalSettings') must exist (400). If an active task (a single
     one, or a batch that has not reached this segment yet) already covers the
     segment, nothing new is queued and that task is answered (dedupe).
 
@@ -153,7 +118,7 @@ def start_segment_audio_generation(segment: Segment) -> dict[str, Any]:
     if segment.is_locked:
         raise SegmentLocked()
     require_model()
-    voice = read_voice_settings()
+    voice = check_voices(NarrationContext.for_project(segment.project), [segment])
 
     task_id = f"tts_{segment.id}_{uuid4().hex[:8]}"
     state = TaskState(
@@ -189,19 +154,19 @@ def start_project_audio_generation(
     *,
     skip_locked: bool = True,
     force_regenerate: bool = False,
-    voice_id: str | None = None,
-    speed: float | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Select a project's segments and queue one batch task (``POST /api/projects/{id}/generate-all-audio/``).
 
-    Segments are taken in ``sequence_index`` order; locked ones are skipped when
-    ``skip_locked``, ones with audio unless ``force_regenerate``, and empty ones always.
-    ``voice_id``/``speed`` override GlobalSettings for this task (``manage.py narrate``).
+    Segments are taken in ``sequence_index`` order: those without audio and those
+    whose audio is stale (made from other text, voice, speed, lexicon or model; see
+    ``api.services.narration``) are narrated; locked ones are skipped when
+    ``skip_locked``, empty ones always, and ones with up-to-date audio unless
+    ``force_regenerate``. Each segment is read with its own voice (``NarrationContext``).
 
     Returns:
         ``(200, {"message": "No segments to process", ...})`` when nothing is left,
         else ``(202, {"task_id", "project_id", "status", "total_segments",
-        "segments_to_process", "message"})``.
+        "segments_to_process", "segments_missing_audio", "segments_stale", "message"})``.
 
     Raises:
         BatchAlreadyRunning: the project has an active batch (its ``task_id`` is in the body).
@@ -211,19 +176,31 @@ def start_project_audio_generation(
     if active is not None:
         raise BatchAlreadyRunning(active)
 
-    segments = list(project.segments.order_by("sequence_index", "id").only("id", "is_locked", "audio_file", "text_content"))
+    context = NarrationContext.for_project(project)
+    segments = list(
+        project.segments.order_by("sequence_index", "id").only(
+            "id", "is_locked", "audio_file", "text_content", "voice", "speed", "audio_identity"
+        )
+    )
     total_segments = len(segments)
     to_process: list[Segment] = []
+    missing = stale = 0
     skipped = {"locked": 0, "already has audio": 0, "empty text": 0}
     for segment in segments:
         if skip_locked and segment.is_locked:
             skipped["locked"] += 1
-        elif not force_regenerate and segment.audio_file:
-            skipped["already has audio"] += 1
         elif not segment.text_content or not segment.text_content.strip():
             skipped["empty text"] += 1
-        else:
+        elif not segment.audio_file:
+            missing += 1
             to_process.append(segment)
+        elif context.is_stale(segment):
+            stale += 1
+            to_process.append(segment)
+        elif force_regenerate:
+            to_process.append(segment)
+        else:
+            skipped["already has audio"] += 1
     skip_count = total_segments - len(to_process)
 
     if not to_process:
@@ -235,7 +212,7 @@ def start_project_audio_generation(
         }
 
     require_model()
-    voice = read_voice_settings(voice_id, speed)
+    voice = check_voices(context, to_process)
 
     task_id = f"tts_batch_{project.id}_{uuid4().hex[:8]}"
     segment_ids = tuple(str(segment.id) for segment in to_process)
@@ -263,8 +240,18 @@ def start_project_audio_generation(
         "status": "PENDING",
         "total_segments": total_segments,
         "segments_to_process": len(to_process),
-        "message": f"Bulk audio generation started{_skip_message(skip_count, skipped)}",
+        "segments_missing_audio": missing,
+        "segments_stale": stale,
+        "message": f"Bulk audio generation started{_work_message(missing, stale)}{_skip_message(skip_count, skipped)}",
     }
+
+
+def _work_message(missing: int, stale: int) -> str:
+    """`` for 3 out-of-date segments`` when some of the work is regenerating stale audio, else ""."""
+    if not stale:
+        return ""
+    noun = "segment" if stale == 1 else "segments"
+    return f" ({missing} without audio, {stale} out-of-date {noun})" if missing else f" ({stale} out-of-date {noun})"
 
 
 def _skip_message(skip_count: int, reasons: dict[str, int]) -> str:
@@ -383,7 +370,7 @@ def narrate_segments(
         label = f"segment {index} of {total}" if in_batch else "segment"
         started = time.monotonic()
         try:
-            result = synthesize_segment(segment_id, voice, progress=progress, label=label, base_chars=done_chars)
+            result = synthesize_segment(segment_id, progress=progress, label=label, base_chars=done_chars)
         except Exception as exc:  # one bad segment must not stop the batch
             logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
             result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
@@ -420,7 +407,6 @@ def narrate_segments(
 
 def synthesize_segment(
     segment_id,
-    voice: VoiceSettings,
     *,
     progress: TaskProgress | None = None,
     label: str = "segment",
@@ -430,9 +416,13 @@ def synthesize_segment(
 
     Order of writes: the WAV is written atomically (temp file, then rename) by
     ``generate_audio``; then, in one transaction, ``audio_file``,
-    ``audio_duration`` and ``audio_cues`` are updated and (for a journaled task)
-    the segment's result is journaled, so a crash leaves either both or
-    neither. If the segment was deleted meanwhile, the new file is removed.
+    ``audio_duration``, ``audio_cues`` and the audio identity are updated and
+    (for a journaled task) the segment's result is journaled, so a crash leaves
+    either both or neither. If the segment was deleted meanwhile, the new file is removed.
+
+    The voice, speed, lexicon and identity are read now, from the segment, its
+    project and GlobalSettings (``NarrationContext``), so edits made while the task
+    waited are honoured; an edit made during synthesis leaves the audio stale.
 
     With ``progress``, the task's stage, current step and chunk progress follow
     the engine: ``base_chars`` characters of the phase are done before this
@@ -443,9 +433,12 @@ def synthesize_segment(
         path) on success; ``{"success": False, "error": ...}`` otherwise.
     """
     try:
-        segment = Segment.objects.only("id", "project_id", "text_content").get(id=segment_id)
+        segment = Segment.objects.select_related("project").get(id=segment_id)
     except Segment.DoesNotExist:
         return {"success": False, "audio_path": None, "duration": None, "error": "Segment was deleted before synthesis."}
+    context = NarrationContext.for_project(segment.project)
+    voice = context.voice_for(segment)
+    identity = context.identity_for(segment)
 
     text_chars = len(segment.text_content)
     on_progress = None
@@ -477,6 +470,7 @@ def synthesize_segment(
         speed=voice.speed,
         output_path=output_path,
         on_progress=on_progress,
+        lexicon=context.lexicon,
     )
     if not result["success"]:
         return result
@@ -486,7 +480,8 @@ def synthesize_segment(
     journaled = progress is not None and get_task_manager().is_journaled(progress.task_id)
     with transaction.atomic():
         updated = Segment.objects.filter(id=segment.id).update(
-            audio_file=audio_url, audio_duration=result["duration"], audio_cues=cues
+            audio_file=audio_url, audio_duration=result["duration"], audio_cues=cues,
+            audio_identity=identity.digest, audio_source=identity.source,
         )
         if updated and journaled:
             record_segment_result(progress.task_id, segment.id, audio_url=audio_url, duration=result["duration"])

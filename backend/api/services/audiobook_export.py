@@ -33,14 +33,14 @@ from django.db import IntegrityError, transaction
 import audiobook
 from api.models import Export, Project, Segment
 from api.services.audio_generation import (
-    VoiceSettings,
+    check_voices,
     narrate_segments,
-    read_voice_settings,
     require_model,
     segment_claim,
     submit_journaled,
     synthesis_phase,
 )
+from api.services.narration import NarrationContext, VoiceSettings
 from api.services.errors import (
     ExportAlreadyRunning,
     MissingAudio,
@@ -162,16 +162,14 @@ def start_project_export(
     *,
     format: str,
     generate_missing: bool = False,
-    voice_id: str | None = None,
-    speed: float | None = None,
 ) -> dict[str, Any]:
     """Validate and queue an export of the whole project (``POST /api/projects/{id}/export/``).
 
     Args:
         project: the project to export.
         format: one of :data:`EXPORT_FORMATS`.
-        generate_missing: synthesize segments without audio first, in the same task.
-        voice_id, speed: override GlobalSettings for that synthesis (``manage.py narrate``).
+        generate_missing: synthesize segments without audio first, in the same task, each
+            with its own voice (``NarrationContext``).
 
     Returns:
         The 202 body ``{"task_id", "project_id", "format", "status": "PENDING", "message"}``.
@@ -198,7 +196,7 @@ def start_project_export(
     voice = None
     if missing:
         require_model()
-        voice = read_voice_settings(voice_id, speed)
+        voice = check_voices(NarrationContext.for_project(project), missing)
 
     task_id = f"export_{project.id}_{uuid.uuid4().hex[:8]}"
     missing_ids = tuple(str(s.id) for s in missing)

@@ -31,11 +31,13 @@ class EmptyText(ServiceError):
 
 
 class UnknownVoice(ServiceError):
-    """The voice is not one of the installed model's voices (``details["available_voices"]``)."""
+    """The voice (or a voice of a blend) is not one of the installed model's voices, or the
+    blend is malformed (``message`` says which; ``details["available_voices"]``)."""
 
-    def __init__(self, voice_id: str, available: list[str]):
+    def __init__(self, voice_id: str, available: list[str], message: str | None = None):
         super().__init__(
-            f"Voice '{voice_id}' is not available in the installed model. "
+            message
+            or f"Voice '{voice_id}' is not available in the installed model. "
             f"Choose one of {', '.join(available)} with PATCH /api/settings/.",
             available_voices=list(available),
         )

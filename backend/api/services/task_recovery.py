@@ -23,12 +23,12 @@ from django.conf import settings
 
 from api.models import TaskRecord
 from api.services.audio_generation import (
-    VoiceSettings,
     batch_claim,
     build_batch_task,
     build_segment_task,
     segment_claim,
 )
+from api.services.narration import VoiceSettings
 from api.tasks import ACTIVE_STATUSES, TaskState, get_task_manager
 from api.tasks.journal import rebuild_state
 from core_engine.atomic_files import remove_stale_temp_files

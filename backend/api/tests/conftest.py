@@ -31,6 +31,7 @@ class FakeEngine:
     ``output_path`` through the engine's own ``write_wav_atomic``, returns the
     result dict, and fails (``success`` False) for texts containing ``FAIL``. Setting
     ``gate`` makes each call wait for it, so tests can observe PROCESSING.
+    It records each call (text, voice, speed, path and the lexicon's patterns).
     Like the real engine it reports ``on_progress(chunks_done, chunks_total,
     chars_done, chars_total)``: once with 0 before synthesis, then after each
     "chunk" (one per sentence, split at ". "), sleeping ``chunk_delay`` s per chunk,
@@ -49,9 +50,14 @@ class FakeEngine:
         self.chunk_delay = 0.0
         self._lock = threading.Lock()
 
-    def __call__(self, text, voice_id, speed, output_path, on_progress=None):
+    def __call__(self, text, voice_id, speed, output_path, on_progress=None, lexicon=None):
         with self._lock:
-            self.calls.append({"text": text, "voice_id": voice_id, "speed": speed, "output_path": str(output_path)})
+            self.calls.append(
+                {
+                    "text": text, "voice_id": voice_id, "speed": speed, "output_path": str(output_path),
+                    "rules": [rule.pattern for rule in lexicon.rules] if lexicon is not None else [],
+                }
+            )
         self.started.set()
         if self.gate is not None:
             assert self.gate.wait(20), "test gate never opened"

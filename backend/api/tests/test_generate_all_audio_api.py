@@ -20,7 +20,10 @@ def test_returns_202_with_counts(api_client, fake_engine, project, segments):
     response = generate_all(api_client, project.id)
     assert response.status_code == 202
     body = response.json()
-    assert set(body) == {"task_id", "project_id", "status", "total_segments", "segments_to_process", "message"}
+    assert set(body) == {
+        "task_id", "project_id", "status", "total_segments", "segments_to_process", "message",
+        "segments_missing_audio", "segments_stale",
+    }
     assert body["project_id"] == str(project.id)
     assert body["status"] == "PENDING"
     assert body["total_segments"] == 3 and body["segments_to_process"] == 3

@@ -41,7 +41,7 @@ def test_narrate_imports_and_generates_everything(tmp_path, fake_engine, media_r
 def test_narrate_rejects_unknown_voice(tmp_path, fake_engine):
     path = tmp_path / "t.txt"
     path.write_text("Words.", encoding="utf-8")
-    with pytest.raises(CommandError, match="not available"):
+    with pytest.raises(CommandError, match="Unknown voice .nobody."):
         call_command("narrate", str(path), "--voice", "nobody", stdout=StringIO())
 
 

@@ -8,7 +8,6 @@ from core_engine.tts_wrapper import (
     construct_audio_path,
     construct_audio_url,
     generate_audio,
-    spoken_form,
 )
 
 
@@ -64,23 +63,6 @@ def test_bad_input_fails_before_touching_the_model(tmp_models_dir, tmp_path, tex
     assert result["success"] is False and result["audio_path"] is None and result["duration"] is None
     assert message in result["error"] and result["cues"] == []
     assert not out.exists()
-
-
-def test_spoken_form_expands_honorifics():
-    assert spoken_form("Mr. Smith and Mrs. Jones met Dr. Who.") == "Mister Smith and Missus Jones met Doctor Who."
-    assert spoken_form("M. Morrel and M. de Villefort") == "Monsieur Morrel and Monsieur de Villefort"
-    assert spoken_form("the letter M. then") == "the letter M. then"  # not before a name
-
-
-def test_spoken_form_reads_numbers_with_separators_as_espeak_does():
-    # phonemizer splits a sentence ending in a bare "." at the first "." it finds, the one inside a number
-    assert spoken_form("Only $1.87 to buy.") == "Only $1 point 8 7 to buy."
-    assert spoken_form("Pi is 3.14159.") == "Pi is 3 point 1 4 1 5 9."
-    assert spoken_form("Version 2.0.1 is out.") == "Version 2 point 0 point 1 is out."
-    assert spoken_form("He had 1,000 men, and 12,345,678 coins.") == "He had 1000 men, and 12345678 coins."
-    # not numbers: left alone
-    assert spoken_form("It ended. 3 men left, 4 stayed.") == "It ended. 3 men left, 4 stayed."
-    assert spoken_form("1,2,3 and 10,00") == "1,2,3 and 10,00"
 
 
 class _Phonemizer:

@@ -28,10 +28,11 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from api.models import Export, Segment
+from api.models import Export, GlobalSettings, Segment
 from api.services.audio_generation import start_project_audio_generation
 from api.services.audiobook_export import EXPORT_FORMATS, format_clock, start_project_export
 from api.services.errors import ServiceError
+from api.services.narration import VoiceSettings, check_voice_settings
 from api.services.manuscript_import import ManuscriptError, load_manuscript_file, select_chapters
 from api.services.media_files import project_media_dir
 from api.services.story_import import create_project, parse_story_file
@@ -71,7 +72,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="manuscript: .txt or .md (UTF-8) or .epub")
         parser.add_argument("--title", help="project title (default: the book's title or '# ' heading, else the file name)")
-        parser.add_argument("--voice", help="voice id (default: GlobalSettings; see GET /api/voices/)")
+        parser.add_argument("--voice", help="voice id or blend such as jf_alpha:0.6+jm_kumo:0.4, set as the project's voice (default: GlobalSettings; see GET /api/voices/)")
         parser.add_argument("--speed", type=float, help="speed factor 0.5–2.0 (default: GlobalSettings)")
         parser.add_argument("--export", choices=EXPORT_FORMATS, help="write the audiobook in this format after narrating")
         parser.add_argument("--chapters", help="only these chapters, e.g. 1-3 (counting titled chapters from 1)")
@@ -82,6 +83,14 @@ class Command(BaseCommand):
         if not KokoroModelLoader.is_model_available():
             raise CommandError("No TTS model in models/. Run `python manage.py install_model` first.")
         call_command("migrate", verbosity=0, interactive=False)
+        if voice is not None or speed is not None:
+            settings_obj = GlobalSettings.load()
+            try:
+                chosen = check_voice_settings(
+                    VoiceSettings(voice or settings_obj.default_voice_id, settings_obj.tts_speed if speed is None else speed)
+                )
+            except ServiceError as rejected:
+                raise CommandError(rejected.message) from rejected
 
         try:
             manuscript = load_manuscript_file(path)
@@ -90,13 +99,17 @@ class Command(BaseCommand):
             project = create_project(manuscript, title_override=title or (None if manuscript.title else path.stem))
         except (ManuscriptError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        if voice is not None or speed is not None:  # the project's own voice: it stays with the project
+            project.voice = chosen.voice_id if voice is not None else None
+            project.speed = chosen.speed if speed is not None else None
+            project.save(update_fields=["voice", "speed"])
 
         export_format = options.get("export")
         try:
             if export_format:
-                body = start_project_export(project, format=export_format, generate_missing=True, voice_id=voice, speed=speed)
+                body = start_project_export(project, format=export_format, generate_missing=True)
             else:
-                status_code, body = start_project_audio_generation(project, voice_id=voice, speed=speed)
+                status_code, body = start_project_audio_generation(project)
                 if status_code != 202:
                     raise CommandError(body["message"])
         except ServiceError as rejected:

@@ -45,7 +45,9 @@ export const WEIGHT_DECIMALS = 4;
 export const MAX_BLEND_VOICES = 5;
 
 const VOICE_ID = /^[A-Za-z0-9_-]{1,60}$/;
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** A number as Python's `float()` reads one (digit groups may have single `_` between digits, PEP 515). */
+const DIGITS = String.raw`\d(?:_?\d)*`;
+const NUMBER = new RegExp(String.raw`^[+-]?(?:${DIGITS}\.?(?:${DIGITS})?|\.${DIGITS})(?:e[+-]?${DIGITS})?$`, "i");
 
 /** True when `check` is a valid voice (has a `spec`). */
 export function isValidVoice(check: VoiceCheck): check is { spec: string; components: VoiceComponent[] } {
@@ -110,7 +112,7 @@ export function parseVoice(text: string, options: VoiceCheckOptions = {}): Voice
     let weight = 1;
     if (colon >= 0) {
       const raw = part.slice(colon + 1).trim();
-      weight = NUMBER.test(raw) ? Number(raw) : Number.NaN;
+      weight = NUMBER.test(raw) ? Number(raw.replace(/_/g, "")) : Number.NaN;
       if (!Number.isFinite(weight) || weight <= 0) {
         return { problem: `The weight of "${voice}" must be a positive number, got "${raw}".` };
       }

@@ -332,8 +332,9 @@ class PronunciationRuleSerializer(serializers.ModelSerializer):
         others = PronunciationRule.objects.filter(project=project, case_sensitive=case_sensitive)
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
-        lookup = {"pattern": pattern} if case_sensitive else {"pattern__iexact": pattern}
-        if pattern is not None and others.filter(**lookup).exists():
+        # compared in Python: SQLite's case-insensitive match folds ASCII letters only
+        fold = (lambda text: text) if case_sensitive else str.casefold
+        if pattern is not None and any(fold(p) == fold(pattern) for p in others.values_list("pattern", flat=True)):
             raise serializers.ValidationError(
                 {"pattern": [f"The project already has a rule for {pattern!r}; edit that rule instead."]}
             )

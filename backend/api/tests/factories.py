@@ -1,7 +1,7 @@
 """factory_boy factories for StoryFlow's models."""
 import factory
 
-from api.models import Project, Segment
+from api.models import Project, PronunciationRule, Segment
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -19,3 +19,13 @@ class SegmentFactory(factory.django.DjangoModelFactory):
     sequence_index = factory.Sequence(lambda n: n)
     text_content = factory.Faker("sentence", nb_words=8)
     is_locked = False
+
+
+class PronunciationRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PronunciationRule
+
+    project = factory.SubFactory(ProjectFactory)
+    pattern = factory.Sequence(lambda n: f"Name{n}")
+    replacement = "Nayme"
+    case_sensitive = False

@@ -34,6 +34,10 @@ export interface ApiSegment {
   is_locked: boolean;
   audio_file: string | null;
   audio_duration: number | null;
+  /** Issue 9: the segment's own voice and speed (null = the project's), and whether its audio is out of date. */
+  voice?: string | null;
+  speed?: number | null;
+  audio_stale?: boolean;
 }
 
 /** Import a story through the API; returns the project id and its segments in order. */

@@ -51,7 +51,8 @@ export function SettingsForm() {
             <label className="field">
               <span>Voice</span>
               <select value={voice} onChange={(event) => { setVoice(event.target.value); setSaved(false); }}>
-                {(voices.data?.voices ?? [voice]).map((id) => (
+                {/* The saved voice may be a blend (issue 9) or no longer installed: keep it selectable. */}
+                {[...new Set([...(voices.data?.voices ?? []), ...(voice ? [voice] : [])])].map((id) => (
                   <option key={id} value={id}>
                     {id}
                   </option>

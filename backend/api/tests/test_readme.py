@@ -31,6 +31,10 @@ def test_readme_curl_session_runs_verbatim(live_server, installed_model, tmp_pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"status":"COMPLETED"' in result.stdout
+    assert '"pattern":"harbour","replacement":"/hˈɑːɹbɚ/","case_sensitive":false,"kind":"phonemes"' in result.stdout
+    assert '"voice":"jf_alpha:0.6+jm_kumo:0.4"' in result.stdout
+    spoken = '"spoken_text":"The /hˈɑːɹbɚ/ lights came on at six thirty on the fourth of May, eighteen fifteen."'
+    assert spoken in result.stdout
     info = sf.info(tmp_path / "first.wav")
     assert info.samplerate == 24000 and info.duration > 1.0
     assert "first.wav:" in result.stdout and "24000 Hz" in result.stdout

@@ -72,12 +72,14 @@ def _spoken_sentence(sentence: str, lexicon: Lexicon) -> SpokenForm:
     return lexicon.apply(normalize_text(sentence))
 
 
+@lru_cache(maxsize=8192)
 def spoken_form_of(text: str, lexicon: Lexicon = EMPTY_LEXICON) -> SpokenForm:
     """How ``text`` will be read: typography normalized, split into sentences as the chunker
     splits them, each sentence normalized (``text_normalization``) and the ``lexicon`` applied.
 
     Sentences are joined by one space and paragraphs by a blank line. Pure, cached per
-    sentence (``lexicon`` objects compare by identity: ``compile_lexicon`` reuses them).
+    text and per sentence (``lexicon`` objects compare by identity: ``compile_lexicon``
+    reuses them).
 
     Returns:
         A ``SpokenForm``: ``.text`` is the spoken text with phoneme rules written ``/…/``,

@@ -179,7 +179,7 @@ def start_project_audio_generation(
     context = NarrationContext.for_project(project)
     segments = list(
         project.segments.order_by("sequence_index", "id").only(
-            "id", "is_locked", "audio_file", "text_content", "voice", "speed", "audio_identity"
+            "id", "project_id", "is_locked", "audio_file", "text_content", "voice", "speed", "audio_identity"
         )
     )
     total_segments = len(segments)

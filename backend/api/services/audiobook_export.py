@@ -109,10 +109,11 @@ def export_basename(title: str, export_id: uuid.UUID) -> str:
 def narratable_segments(project: Project) -> list[Segment]:
     """The project's segments with something to say, in reading order (blank ones are not in the book).
 
-    One query, with every field the export reads (a deferred ``audio_cues`` would cost a query per segment).
+    One query, with every field the export reads (a deferred field, ``project_id`` included, costs a query per segment).
     """
     segments = project.segments.order_by("sequence_index", "id").only(
-        "id", "sequence_index", "text_content", "audio_file", "audio_duration", "audio_cues", "is_locked", "chapter_title"
+        "id", "project_id", "sequence_index", "text_content", "audio_file", "audio_duration", "audio_cues", "is_locked",
+        "chapter_title", "voice", "speed",
     )
     return [s for s in segments if s.text_content and s.text_content.strip()]
 

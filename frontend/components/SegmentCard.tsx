@@ -194,6 +194,7 @@ export function SegmentCard(props: SegmentCardProps) {
           className={`button small quiet voice-toggle${segment.voice || segment.speed != null ? " custom" : ""}`}
           aria-expanded={showVoice}
           aria-label={`${voiceSummary(segment)} (segment ${position})`}
+          title={`${voiceSummary(segment)}. Change this segment's voice and speed`}
           onClick={() => setShowVoice((open) => !open)}
           data-testid="voice-toggle"
         >

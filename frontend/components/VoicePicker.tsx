@@ -261,13 +261,21 @@ export function VoicePicker({ value, inherited, onSave, label, compact = false, 
             <span className="unit">×</span>
           </span>
           <span className="small muted" id={`${id}-speed-help`}>
+            default: {formatSpeed(inherited.speed)}
             {draft.speed.trim() ? (
-              <button type="button" className="link-button" onClick={() => change({ speed: "" })} disabled={disabled}>
-                use default ({formatSpeed(inherited.speed)})
-              </button>
-            ) : (
-              `default: ${formatSpeed(inherited.speed)}`
-            )}
+              <>
+                {" · "}
+                <button
+                  type="button"
+                  className="link-button"
+                  onClick={() => change({ speed: "" })}
+                  disabled={disabled}
+                  aria-label={`Use the default speed (${formatSpeed(inherited.speed)})`}
+                >
+                  reset
+                </button>
+              </>
+            ) : null}
           </span>
         </label>
       </div>

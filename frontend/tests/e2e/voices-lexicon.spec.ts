@@ -127,8 +127,8 @@ test("pick a segment voice blend, hear a sample and save it", async ({ page, req
   await expect(picker.getByLabel("Voice", { exact: true }).locator("option").first()).toHaveText(/^Default \(inherit: .+\)$/);
 
   await picker.getByLabel("Voice", { exact: true }).selectOption({ label: "Blend of voices…" });
-  await picker.getByLabel("Blend voice 1").selectOption(a);
-  await picker.getByLabel("Blend voice 2").selectOption(b);
+  await picker.getByLabel("Blend voice 1", { exact: true }).selectOption(a);
+  await picker.getByLabel("Blend voice 2", { exact: true }).selectOption(b);
   await picker.getByLabel("Weight of blend voice 1").fill("3");
   await picker.getByLabel("Weight of blend voice 2").fill("2");
   const canonical = `${a}:0.6+${b}:0.4`;
@@ -150,7 +150,7 @@ test("pick a segment voice blend, hear a sample and save it", async ({ page, req
   expect(JSON.parse(sample.request().postData() ?? "{}")).toMatchObject({ voice: canonical });
   await expect(picker.getByTestId("sample-error")).toHaveCount(0);
 
-  await picker.getByLabel("Speed").fill("1.2");
+  await picker.getByLabel("Speed", { exact: true }).fill("1.2");
   await picker.getByRole("button", { name: "Save voice" }).click();
   await expect(picker.getByRole("status")).toHaveText("Saved.");
   const saved = (await serverSegments(request, project.id))[0];
@@ -165,4 +165,16 @@ test("pick a segment voice blend, hear a sample and save it", async ({ page, req
   await expect(card.getByTestId("blend-string")).toHaveText(canonical);
   await expect(card.getByLabel("Weight of blend voice 1")).toHaveValue("0.6");
   await expect(segmentCards(page).nth(1).getByTestId("voice-toggle")).toHaveText("Voice: default");
+
+  // The project's voice (beside the pacing) is what a segment without its own inherits.
+  const projectPicker = page.getByRole("group", { name: "Project voice" });
+  await projectPicker.getByLabel("Voice", { exact: true }).selectOption(b);
+  await projectPicker.getByRole("button", { name: "Save voice" }).click();
+  await expect(projectPicker.getByRole("status")).toHaveText("Saved.");
+  expect((await (await request.get(`/api/projects/${project.id}/`)).json()).voice).toBe(b);
+  const second = segmentCards(page).nth(1);
+  await second.getByTestId("voice-toggle").click();
+  await expect(
+    second.getByRole("group", { name: "Voice of segment 2" }).getByLabel("Voice", { exact: true }).locator("option").first(),
+  ).toHaveText(`Default (inherit: ${b})`);
 });

@@ -406,10 +406,8 @@ def _ampersand(text: str) -> str:
     return _AMPERSAND.sub(" and ", text) if "&" in text else text
 
 
-# A digit after "o." / "o. " / "#" / "# ": a cheap, digit-first test before _NUMBER_SIGN.
-_NUMBER_SIGN_HINT = re.compile(
-    r"[0-9](?:(?<=[oO]\.[0-9])|(?<=[oO]\.\s[0-9])|(?<=#[0-9])|(?<=#\s[0-9]))"
-)
+# A digit after "." / ". " / "#" / "# ": a cheap, digit-first test before _NUMBER_SIGN.
+_NUMBER_SIGN_HINT = re.compile(r"[0-9](?:(?<=[.#][0-9])|(?<=[.#]\s[0-9]))")
 _NUMBER_SIGN = re.compile(_word_at("[Nn]", group=True) + r"[oO](s?)\.(?=\s?#?[0-9])|#\s?(?=[0-9])")
 
 
@@ -695,6 +693,8 @@ def _fraction_words(numerator: int, denominator: int) -> str:
         name = "quarter" if numerator == 1 else "quarters"
     else:
         name = _ordinal_words(str(denominator)) + ("" if numerator == 1 else "s")
+        if numerator == 1 and name.startswith("one "):
+            return name  # "1/100" → "one hundredth", not "one one hundredth"
     return f"{_int_words(str(numerator))} {name}"
 
 
@@ -877,8 +877,10 @@ _REGNAL = re.compile(
     rf"(?P<name>[{_UPPER}](?<!\w[{_UPPER}])(?:[a-zà-ÿ]+|[{_UPPER}]+))(?P<sp>\s+)"
     r"(?P<num>[IVX]+)\b(?!['’](?!s\b)\w)"
 )
-_LONE_NUMERAL = re.compile(r"(?P<num>[IVXLCDM](?<!\S[IVXLCDM])[IVXLCDM]*)(?P<dot>\.?)(?=[^\S\n]*(?:\n|$))")
-_LEADING_NUMERAL = re.compile(r"(?P<num>[IVXLCDM](?<!\S[IVXLCDM])[IVXLCDM]+)\.(?=\s+[A-Z])")
+# Section numbers alone at the start of a line use I, V, X, L only (1–89): a lone "M.",
+# "D." or "C." is an initial or a letter, and "CV", "MD", "DC" are abbreviations.
+_LONE_NUMERAL = re.compile(r"(?P<num>[IVXL](?<!\S[IVXL])[IVXL]*)(?P<dot>\.?)(?=[^\S\n]*(?:\n|$))")
+_LEADING_NUMERAL = re.compile(r"(?P<num>[IVXL](?<!\S[IVXL])[IVXL]+)\.(?=\s+[A-Z])")
 # After a single "I": a lowercase word makes it the pronoun ("Part I think", "Charles I went").
 _PRONOUN_FOLLOWS = re.compile(r"\s+(?!of\b)[a-z]")
 
@@ -928,7 +930,7 @@ def _roman_numerals(text: str) -> str:
         value = _roman_value(numeral)
         if (
             value is None
-            or (numeral == "I" and not match.group("dot"))
+            or (len(numeral) == 1 and (numeral == "L" or not match.group("dot")))
             or not _at_line_start(text, match.start())
         ):
             return match.group()

@@ -96,15 +96,22 @@ Conventions and sources
 * Abbreviations that may end a sentence (etc., a.m., Street, Jr.) keep their full stop
   when they do (followed by the end of the text, a line break, a closing quote or a
   capitalized word), so the sentence still ends with one.
-* Case: replacements keep the surrounding text as written; a replaced abbreviation keeps
-  its initial capital ("E.g." → "For example").
+* Case: replacements keep the surrounding text as written ("CHAPTER XIV" → "CHAPTER
+  fourteen"); a replaced abbreviation keeps its initial capital ("E.g." → "For example",
+  "No. 5" → "Number five", "see no. 5" → "see number five").
+
+Use it on a segment's whole text, before any sentence splitting: the rules need the
+context around an abbreviation ("Room No. 5" is split after "No." by
+``text_chunking.split_sentences``; on its own, "No." is an answer and stays).
 
 Speed: ``normalize_text`` runs on every segment whenever the API checks for stale audio,
 so every pattern is compiled once at import and written to start with a literal or a
 character class (Python's ``re`` then skips ahead with its fast prefix search; a pattern
 that starts with ``\b`` or a lookbehind is tried at every position, 10–50 times slower),
 and a rule whose trigger (a digit, "$", "&", "/"…) is absent returns at once. Digits are
-ASCII 0–9; other scripts' digits are left to the phonemizer.
+ASCII 0–9; other scripts' digits are left to the phonemizer. Measured uncached on the
+17,504-character Monte Cristo chapter (AMD EPYC, Python 3.11): about 2.5 ms for the whole
+text, 0.14 ms per 1,000 characters; a cached call is a dictionary lookup.
 """
 from __future__ import annotations
 
@@ -248,37 +255,34 @@ def _word_at(first: str, group: bool = False) -> str:
 
 _BEFORE_NAME = rf"(?=\s+[\"'“‘]?[{_UPPER}])"
 _BEFORE_FRENCH_NAME = rf"(?=\s+(?:[{_UPPER}]|de\b|d['’]))"
-# (literal that must be in the text, pattern, replacement). The first seven are the
-# expansions of tts_wrapper.spoken_form, kept exactly (whitespace after), plus upper case.
+# (literals, one of which must be in the text; pattern; replacement). The first seven are
+# the expansions of tts_wrapper.spoken_form, kept exactly (whitespace after), plus their
+# upper-case forms.
 _HONORIFICS = tuple(
-    (literal, re.compile(pattern), replacement)
-    for literal, pattern, replacement in (
-        ("R.", _word_at("M") + r"[rR]\.(?=\s)", "Mister"),
-        ("r.", _word_at("M") + r"r\.(?=\s)", "Mister"),
-        ("RS.", _word_at("M") + r"RS\.(?=\s)", "Missus"),
-        ("rs.", _word_at("M") + r"rs\.(?=\s)", "Missus"),
-        ("s.", _word_at("M") + r"[sS]\.(?=\s)", "Miz"),
-        ("S.", _word_at("M") + r"S\.(?=\s)", "Miz"),
-        ("r.", _word_at("D") + r"[rR]\.(?=\s)", "Doctor"),
-        ("R.", _word_at("D") + r"R\.(?=\s)", "Doctor"),
-        ("Messrs.", _word_at("M") + r"essrs\.(?=\s)", "Messieurs"),
-        ("Mme", _word_at("M") + r"me\.?(?=\s)", "Madame"),
-        ("Mlle", _word_at("M") + r"lle\.?(?=\s)", "Mademoiselle"),
+    (literals, re.compile(pattern), replacement)
+    for literals, pattern, replacement in (
+        (("Mr.", "MR."), _word_at("M") + r"(?:r|R)\.(?=\s)", "Mister"),
+        (("Mrs.", "MRS."), _word_at("M") + r"(?:rs|RS)\.(?=\s)", "Missus"),
+        (("Ms.", "MS."), _word_at("M") + r"(?:s|S)\.(?=\s)", "Miz"),
+        (("Dr.", "DR."), _word_at("D") + r"(?:r|R)\.(?=\s)", "Doctor"),
+        (("Messrs.",), _word_at("M") + r"essrs\.(?=\s)", "Messieurs"),
+        (("Mme",), _word_at("M") + r"me\.?(?=\s)", "Madame"),
+        (("Mlle",), _word_at("M") + r"lle\.?(?=\s)", "Mademoiselle"),
         # "M. Morrel", "M. de Villefort", "M. d'Épinay": French "Monsieur" before a
         # capitalized or particle name; not after another initial ("J. M. Barrie").
-        ("M.", _word_at("M") + r"(?<!\b[A-Z]\.\sM)\." + _BEFORE_FRENCH_NAME, "Monsieur"),
-        ("MM.", _word_at("M") + r"M\." + _BEFORE_FRENCH_NAME, "Messieurs"),
+        (("M.",), _word_at("M") + r"(?<!\b[A-Z]\.\sM)\." + _BEFORE_FRENCH_NAME, "Monsieur"),
+        (("MM.",), _word_at("M") + r"M\." + _BEFORE_FRENCH_NAME, "Messieurs"),
         # Titles, only before a name.
-        ("Prof.", _word_at("P") + r"rof\." + _BEFORE_NAME, "Professor"),
-        ("Capt.", _word_at("C") + r"apt\." + _BEFORE_NAME, "Captain"),
-        ("Col.", _word_at("C") + r"ol\." + _BEFORE_NAME, "Colonel"),
-        ("Gen.", _word_at("G") + r"en\." + _BEFORE_NAME, "General"),
-        ("Lt.", _word_at("L") + r"t\." + _BEFORE_NAME, "Lieutenant"),
-        ("Sgt.", _word_at("S") + r"gt\." + _BEFORE_NAME, "Sergeant"),
-        ("Rev.", _word_at("R") + r"ev\." + _BEFORE_NAME, "Reverend"),
-        ("Gov.", _word_at("G") + r"ov\." + _BEFORE_NAME, "Governor"),
-        ("Hon.", _word_at("H") + r"on\." + _BEFORE_NAME, "Honorable"),
-        ("Mt.", _word_at("M") + r"t\." + _BEFORE_NAME, "Mount"),
+        (("Prof.",), _word_at("P") + r"rof\." + _BEFORE_NAME, "Professor"),
+        (("Capt.",), _word_at("C") + r"apt\." + _BEFORE_NAME, "Captain"),
+        (("Col.",), _word_at("C") + r"ol\." + _BEFORE_NAME, "Colonel"),
+        (("Gen.",), _word_at("G") + r"en\." + _BEFORE_NAME, "General"),
+        (("Lt.",), _word_at("L") + r"t\." + _BEFORE_NAME, "Lieutenant"),
+        (("Sgt.",), _word_at("S") + r"gt\." + _BEFORE_NAME, "Sergeant"),
+        (("Rev.",), _word_at("R") + r"ev\." + _BEFORE_NAME, "Reverend"),
+        (("Gov.",), _word_at("G") + r"ov\." + _BEFORE_NAME, "Governor"),
+        (("Hon.",), _word_at("H") + r"on\." + _BEFORE_NAME, "Honorable"),
+        (("Mt.",), _word_at("M") + r"t\." + _BEFORE_NAME, "Mount"),
     )
 )
 # "John Smith Jr." / "Sr.": after a name (and an optional comma).
@@ -287,8 +291,8 @@ _NAME_BEFORE = re.compile(r"[A-Za-z],?\s+$")
 
 
 def _honorifics(text: str) -> str:
-    for literal, pattern, replacement in _HONORIFICS:
-        if literal in text:
+    for literals, pattern, replacement in _HONORIFICS:
+        if _has_any(text, *literals):
             text = pattern.sub(replacement, text)
     if "Jr." not in text and "Sr." not in text:
         return text
@@ -1037,24 +1041,96 @@ def _digit_separators(text: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 RULES: tuple[NormalizationRule, ...] = (
-    NormalizationRule("honorifics", 'Mr. → Mister, Mrs. → Missus, Dr. → Doctor, "M. Morrel" → "Monsieur Morrel", Mme → Madame', _honorifics),
-    NormalizationRule("saint_street", '"St. Paul" → "Saint Paul", "Baker St." → "Baker Street."; "St" without a dot stays', _saint_street),
-    NormalizationRule("latin_abbreviations", '"etc." → "et cetera", "e.g." → "for example", "i.e." → "that is", "vs." → "versus"', _latin_abbreviations),
-    NormalizationRule("ampersand", '"Morrel & Son" → "Morrel and Son"', _ampersand),
-    NormalizationRule("number_sign", '"No. 5" → "number 5", "#5" → "number 5"; "No, sir" stays', _number_sign),
-    NormalizationRule("clock_times", '"4:30" → "four thirty", "10:05 a.m." → "ten oh five a-m", "10:00" → "ten o\'clock"', _clock_times),
-    NormalizationRule("number_ranges", '"1812–1815" and "1812-15" → "1812 to 1815", "5–10" → "5 to 10"', _number_ranges),
-    NormalizationRule("money", '"$1.87" → "one dollar and eighty-seven cents", "£5" → "five pounds", "$2 million" → "two million dollars"', _money),
-    NormalizationRule("percentages", '"50%" → "fifty percent"', _percentages),
-    NormalizationRule("units", '"5 km" → "five kilometers", "30 °C" → "thirty degrees Celsius"', _units),
-    NormalizationRule("fractions", '"1/2" → "one half", "2 1/2" → "two and a half", "¾" → "three quarters"', _fractions),
-    NormalizationRule("decades", '"the 1990s" → "the nineteen nineties", "\'60s" → "sixties"', _decades),
-    NormalizationRule("ordinals", '"21st" → "twenty-first", "24th" → "twenty-fourth"', _ordinals),
-    NormalizationRule("dates", '"February 24" → "February twenty-fourth", "24 February" → "the twenty-fourth of February"', _dates),
-    NormalizationRule("roman_numerals", '"CHAPTER XIV" → "CHAPTER fourteen", "Louis XVIII" → "Louis the Eighteenth"; the pronoun I stays', _roman_numerals),
-    NormalizationRule("years", '"1815" → "eighteen fifteen", "2005" → "two thousand five", "1905" → "nineteen oh five"', _years),
-    NormalizationRule("cardinals", '"1,000" → "one thousand", "3.5" → "three point five", "-4" → "minus four"', _cardinals),
-    NormalizationRule("digit_separators", 'safety net: no "." or "," left between digits ("B1.5" → "B1 point 5")', _digit_separators),
+    NormalizationRule(
+        "honorifics",
+        'Mr. → Mister, Mrs. → Missus, Dr. → Doctor, "M. Morrel" → "Monsieur Morrel", Mme → Madame',
+        _honorifics,
+    ),
+    NormalizationRule(
+        "saint_street",
+        '"St. Paul" → "Saint Paul", "Baker St." → "Baker Street."; "St" without a dot stays',
+        _saint_street,
+    ),
+    NormalizationRule(
+        "latin_abbreviations",
+        '"etc." → "et cetera", "e.g." → "for example", "i.e." → "that is", "vs." → "versus"',
+        _latin_abbreviations,
+    ),
+    NormalizationRule(
+        "ampersand",
+        '"Morrel & Son" → "Morrel and Son"',
+        _ampersand,
+    ),
+    NormalizationRule(
+        "number_sign",
+        '"No. 5" → "number 5", "#5" → "number 5"; "No, sir" stays',
+        _number_sign,
+    ),
+    NormalizationRule(
+        "clock_times",
+        '"4:30" → "four thirty", "10:05 a.m." → "ten oh five a-m", "10:00" → "ten o\'clock"',
+        _clock_times,
+    ),
+    NormalizationRule(
+        "number_ranges",
+        '"1812–1815" and "1812-15" → "1812 to 1815", "5–10" → "5 to 10"',
+        _number_ranges,
+    ),
+    NormalizationRule(
+        "money",
+        '"$1.87" → "one dollar and eighty-seven cents", "£5" → "five pounds", "$2 million" → "two million dollars"',
+        _money,
+    ),
+    NormalizationRule(
+        "percentages",
+        '"50%" → "fifty percent"',
+        _percentages,
+    ),
+    NormalizationRule(
+        "units",
+        '"5 km" → "five kilometers", "30 °C" → "thirty degrees Celsius"',
+        _units,
+    ),
+    NormalizationRule(
+        "fractions",
+        '"1/2" → "one half", "2 1/2" → "two and a half", "¾" → "three quarters"',
+        _fractions,
+    ),
+    NormalizationRule(
+        "decades",
+        '"the 1990s" → "the nineteen nineties", "\'60s" → "sixties"',
+        _decades,
+    ),
+    NormalizationRule(
+        "ordinals",
+        '"21st" → "twenty-first", "24th" → "twenty-fourth"',
+        _ordinals,
+    ),
+    NormalizationRule(
+        "dates",
+        '"February 24" → "February twenty-fourth", "24 February" → "the twenty-fourth of February"',
+        _dates,
+    ),
+    NormalizationRule(
+        "roman_numerals",
+        '"CHAPTER XIV" → "CHAPTER fourteen", "Louis XVIII" → "Louis the Eighteenth"; the pronoun I stays',
+        _roman_numerals,
+    ),
+    NormalizationRule(
+        "years",
+        '"1815" → "eighteen fifteen", "2005" → "two thousand five", "1905" → "nineteen oh five"',
+        _years,
+    ),
+    NormalizationRule(
+        "cardinals",
+        '"1,000" → "one thousand", "3.5" → "three point five", "-4" → "minus four"',
+        _cardinals,
+    ),
+    NormalizationRule(
+        "digit_separators",
+        'safety net: no "." or "," left between digits ("B1.5" → "B1 point 5")',
+        _digit_separators,
+    ),
 )
 _RULES_BY_NAME = {r.name: r for r in RULES}
 

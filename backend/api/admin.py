@@ -4,11 +4,45 @@ from django import forms
 from django.contrib import admin
 
 from api.models import Export, GlobalSettings, Project, PronunciationRule, Segment
+from api.services.errors import UnknownVoice
+from api.services.narration import canonical_voice
 from core_engine.lexicon import InvalidRule, clean_pattern, clean_replacement
 from core_engine.model_loader import KokoroModelLoader
 
 
-class SegmentInline(admin.TabularInline):
+class VoiceFormField(forms.CharField):
+    """A voice id or blend of the installed voices, checked and stored canonically (as the API does)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None if not self.required else value
+        try:
+            return canonical_voice(value)
+        except UnknownVoice as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+class VoiceFieldsMixin:
+    """Voice fields (``voice``, ``default_voice_id``) take a voice id or a blend such as
+    ``jf_alpha:0.6+jm_kumo:0.4``; the installed voices are listed in the help text."""
+
+    voice_fields = ("voice", "default_voice_id")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in self.voice_fields:
+            voices = ", ".join(KokoroModelLoader.get_voices()) or "none (run manage.py install_model)"
+            inherit = "" if db_field.name == "default_voice_id" else " Empty inherits."
+            return VoiceFormField(
+                required=not db_field.null,
+                max_length=db_field.max_length,
+                label=db_field.verbose_name.capitalize(),
+                help_text=f"A voice or a blend such as jf_alpha:0.6+jm_kumo:0.4.{inherit} Installed: {voices}.",
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class SegmentInline(VoiceFieldsMixin, admin.TabularInline):
     """The project's segments in reading order."""
 
     model = Segment
@@ -49,7 +83,7 @@ class PronunciationRuleInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(VoiceFieldsMixin, admin.ModelAdmin):
     """Projects, newest first, with their segments inline."""
 
     list_display = ["title", "author", "segment_total", "created_at", "updated_at"]
@@ -63,7 +97,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(VoiceFieldsMixin, admin.ModelAdmin):
     """All segments: project, sequence, locked, has-audio and duration; searchable by text."""
 
     list_display = ["short_text", "project", "sequence_index", "chapter_title", "is_locked", "has_audio", "audio_duration"]
@@ -106,17 +140,11 @@ class ExportAdmin(admin.ModelAdmin):
 
 
 @admin.register(GlobalSettings)
-class GlobalSettingsAdmin(admin.ModelAdmin):
+class GlobalSettingsAdmin(VoiceFieldsMixin, admin.ModelAdmin):
     """The single settings row: editable, never added twice or deleted."""
 
     list_display = ["default_voice_id", "tts_speed"]
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        """Offer the installed model's voices as a choice list (free text when none are installed)."""
-        voices = KokoroModelLoader.get_voices()
-        if db_field.name == "default_voice_id" and voices:
-            return forms.ChoiceField(choices=[(v, v) for v in voices], label="Default voice")
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_add_permission(self, request) -> bool:
         return not GlobalSettings.objects.exists()

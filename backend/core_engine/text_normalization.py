@@ -435,7 +435,7 @@ def _number_sign(text: str) -> str:
 
 _AMPM = r"(?P<ap>[AaPp]\.?[Mm]\.?)(?!\w)"
 _CLOCK = re.compile(
-    r"(?P<h>[0-9](?<![\w.,:][0-9])[0-9]?):(?P<m>[0-5][0-9])(?::(?P<s>[0-5][0-9]))?"
+    r"(?P<h>[0-9](?<![\w.,:][0-9])[0-9]?)(?P<sep>[:.])(?P<m>[0-5][0-9])(?::(?P<s>[0-5][0-9]))?"
     rf"(?![\w]|[.,:][0-9])(?:\s?{_AMPM})?"
 )
 _HOUR_AMPM = re.compile(rf"(?P<h>[0-9](?<![\w.,:][0-9])[0-9]?)\s?{_AMPM}")
@@ -460,8 +460,8 @@ def _clock_times(text: str) -> str:
 
     def clock(match: re.Match) -> str:
         hour, minute = int(match.group("h")), int(match.group("m"))
-        if hour > 24:
-            return match.group()
+        if hour > 24 or (match.group("sep") == "." and not (match.group("ap") and hour <= 12)):
+            return match.group()  # "3.45" is a decimal unless a.m./p.m. follows ("10.30 p.m.")
         words = _int_words(str(hour))
         if minute == 0:
             if not (match.group("ap") or match.group("s")):
@@ -481,7 +481,7 @@ def _clock_times(text: str) -> str:
             return match.group()
         return _int_words(str(hour)) + _ampm_words(text, match)
 
-    if ":" in text:
+    if ":" in text or "." in text:
         text = _CLOCK.sub(clock, text)
     return _HOUR_AMPM.sub(hour_ampm, text)
 
@@ -651,7 +651,7 @@ _UNITS = {  # symbol (case-sensitive): (singular, plural), US spelling
 _UNIT = re.compile(
     rf"(?P<n>[0-9](?<![\w.,][0-9]){_NUM_REST})\s?(?P<unit>"
     + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
-    + r")(?![\w°/])"
+    + r")(?![\w°/])(?P<dot>\.(?![0-9]))?"
 )
 
 
@@ -667,7 +667,9 @@ def _units(text: str) -> str:
         if words is None:
             return match.group()
         singular, plural = _UNITS[match.group("unit")]
-        return f"{words} {singular if number == '1' else plural}"
+        # "6 ft. tall": the abbreviation's stop goes unless it also ends the sentence.
+        dot = "." if match.group("dot") and _ends_sentence(text, match.end()) else ""
+        return f"{words} {singular if number == '1' else plural}{dot}"
 
     return _UNIT.sub(replace, text)
 
@@ -920,7 +922,7 @@ def _roman_numerals(text: str) -> str:
         if value is None or value > 39:
             return match.group()
         if name.capitalize() in _REGNAL_NAMES and f"{name} {numeral}" not in _NOT_REGNAL:
-            if len(numeral) == 1 and _PRONOUN_FOLLOWS.match(text, match.end()):
+            if numeral == "I" and _PRONOUN_FOLLOWS.match(text, match.end()):
                 return match.group()
             ordinal = _title_words(_ordinal_words(str(value)))
             return f"{name}{match.group('sp')}the {ordinal}"

@@ -72,6 +72,8 @@ TABLES = {
         ("at 10:00", "at ten o'clock", "="),
         ("at 14:00", "at fourteen hundred", "="),
         ("at 10:05:30", "at ten oh five and thirty seconds", "="),
+        ("at 10.30 p.m. sharp", "at ten thirty p-m sharp", "="),  # British
+        ("3.45 miles", "=", "three point four five miles"),  # a decimal, not a time
         ("At 7 o'clock", "=", "At seven o'clock"),
     ],
     "number_ranges": [
@@ -114,6 +116,8 @@ TABLES = {
         ("60 mph", "sixty miles per hour", "="),
         ("1 ft and 6 ft", "one foot and six feet", "="),
         ("90°", "ninety degrees", "="),
+        ("He was 6 ft. tall.", "He was six feet tall.", "="),
+        ("He was 6 ft.", "He was six feet.", "="),
         ("at 5 in the morning", "=", "at five in the morning"),  # "in" is not a unit here
     ],
     "fractions": [
@@ -164,6 +168,7 @@ TABLES = {
         ("Pope Pius IX", "Pope Pius the Ninth", "="),
         ("John XXIII", "John the Twenty-Third", "="),
         ("King Charles I of England", "King Charles the First of England", "="),
+        ("Henry V said so.", "Henry the Fifth said so.", "="),
         ("Rocky II", "Rocky two", "="),
         ("IV.", "four.", "="),
         ("M.", "=", "="),  # a lone letter, not a thousand

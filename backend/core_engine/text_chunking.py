@@ -73,6 +73,9 @@ ABBREVIATIONS = frozenset(
     }
 )
 
+#: Abbreviations of "number": they end a sentence only when no digit follows ("No. 5" vs "No. I").
+NUMBER_ABBREVIATIONS = frozenset({"No", "no", "Nos", "nos"})
+
 _QUOTE_MAP = str.maketrans(
     {
         "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
@@ -170,6 +173,9 @@ def _is_sentence_end(text: str, match: re.Match) -> bool:
         word = word_match.group(1) if word_match else ""
         word = word.lstrip("'-")
         if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
+            return False
+        # "Room No. 5", "Nos. 3 and 4": a number sign, unless an answer ("No. I gave...").
+        if word in NUMBER_ABBREVIATIONS and nxt.isdigit():
             return False
         # Initials: "J. R. R. Tolkien", "M. Morrel".
         if len(word) == 1 and word.isalpha() and word.isupper():

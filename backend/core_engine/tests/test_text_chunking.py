@@ -116,6 +116,14 @@ def test_abbreviations_and_initials_do_not_end_sentences():
     ]
 
 
+def test_a_number_sign_does_not_end_a_sentence_but_an_answer_does():
+    assert split_sentences("He lived at No. 5 Rue de Rome. Nos. 3 and 4 were empty.") == [
+        "He lived at No. 5 Rue de Rome.",
+        "Nos. 3 and 4 were empty.",
+    ]
+    assert split_sentences("No. I gave them a copy. No. 7 was his.") == ["No.", "I gave them a copy.", "No. 7 was his."]
+
+
 def test_ellipses_and_dialogue_tags():
     para = normalize_text('And then\u2026 nothing. "Help!" he cried. Wait... Go on! "Why?" Because.')
     assert split_sentences(para) == [

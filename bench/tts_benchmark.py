@@ -56,14 +56,12 @@ COMPARED = (
 
 def setup_django(engine_dir: Path | None = None) -> None:
     """Put backend/ on sys.path (and ``engine_dir``, holding another core_engine, before it)
-    and configure Django with storyflow.settings."""
+    and point Django at storyflow.settings. The apps are not loaded: the engine reads only
+    settings, and the current ``api`` models would not import beside an older core_engine."""
     sys.path.insert(0, str(REPO / "backend"))
     if engine_dir is not None:
         sys.path.insert(0, str(engine_dir))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storyflow.settings")
-    import django
-
-    django.setup()
 
 
 def load_story(path: Path, chars: int) -> str:

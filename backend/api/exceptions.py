@@ -6,6 +6,8 @@ their HTTP status here and nowhere else (``STATUS_BY_ERROR``); their body is
 """
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
@@ -13,6 +15,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from api.middleware import body_limit_for, too_large_body
 from api.services import errors
 
 logger = logging.getLogger(__name__)
@@ -64,6 +67,12 @@ def json_exception_handler(exc, context):
         return Response({"error": exc.message}, status=exc.status_code)
     if isinstance(exc, errors.ServiceError):
         return Response({"error": exc.message, **exc.details}, status=status_for(exc))
+    if isinstance(exc, RequestDataTooBig):  # a body larger than its Content-Length said
+        request = context.get("request")
+        limit = body_limit_for(request.META.get("CONTENT_TYPE", "")) if request is not None else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(too_large_body(limit), status=413)
+    if isinstance(exc, TooManyFieldsSent):
+        return Response({"error": f"Too many form fields: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."}, status=400)
     if isinstance(exc, Http404):
         # The spec's 404 body; DRF would say "No Segment matches the given query."
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
@@ -77,3 +86,4 @@ def json_exception_handler(exc, context):
         {"error": "Internal error; see the server log for the traceback."},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+

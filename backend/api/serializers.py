@@ -4,6 +4,8 @@ Fields are strict about JSON types: a number where text is expected, or a
 string where a boolean is expected, is a 400 with field errors rather than a
 silent conversion (DRF's own fields accept ``123`` as text and ``"yes"`` as true).
 """
+import math
+
 from django.db.models import Max
 from rest_framework import serializers
 
@@ -47,8 +49,20 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid")
 
 
+#: Largest value an integer column holds on every database Django supports (a 32-bit signed
+#: ``IntegerField``/``PositiveIntegerField``); SQLite itself would raise OverflowError past 2**63 - 1.
+MAX_DB_INTEGER = 2_147_483_647
+
+
 class StrictIntegerField(serializers.IntegerField):
-    """An IntegerField that accepts only JSON integers (not strings, floats or booleans)."""
+    """An IntegerField that accepts only JSON integers (not strings, floats or booleans),
+    at most ``MAX_DB_INTEGER`` unless a lower ``max_value`` is given (a larger one is a 400
+    field error, never the database's OverflowError)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_value", MAX_DB_INTEGER)
+        kwargs.setdefault("min_value", -MAX_DB_INTEGER - 1)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
@@ -57,12 +71,19 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictFloatField(serializers.FloatField):
-    """A FloatField that accepts only JSON numbers (not strings or booleans)."""
+    """A FloatField that accepts only finite JSON numbers (not strings or booleans); an integer
+    too large for a float (10**400) is a 400 field error, not an OverflowError."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        try:
+            value = float(data)
+        except OverflowError:
+            self.fail("invalid")
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
 
 
 class VoiceField(StrictCharField):

@@ -16,6 +16,7 @@ from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -59,7 +60,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def get_serializer_class(self):
         return ProjectDetailSerializer if self.action == "retrieve" else ProjectSerializer
 
-    @action(detail=False, methods=["post"], url_path="import")
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, MultiPartParser])
     def import_story(self, request):
         """Import a manuscript as a new project -> 201 with the project detail (segments and chapters).
 

@@ -5,7 +5,8 @@ audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_DB_PATH``, ``STORYFLOW_TEST_DB_PATH``, ``STORYFLOW_MEDIA_ROOT``,
 ``STORYFLOW_MODELS_DIR``, ``STORYFLOW_TASK_CLEANUP_THRESHOLD`` (seconds),
 ``STORYFLOW_TASK_RETENTION_SECONDS``, ``STORYFLOW_SSE_HEARTBEAT_SECONDS``,
-``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``.
+``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``,
+``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own).
 """
 import os
 from pathlib import Path
@@ -22,6 +23,13 @@ SECRET_KEY = _env("SECRET_KEY", "storyflow-local-only-not-secret")
 DEBUG = _env("DEBUG", "1") == "1"
 # A local tool: it listens on loopback only.
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+# Web origins whose pages may change data, besides the API's own (api.middleware.CrossSiteWriteGuard):
+# the editor's. Comma-separated, e.g. "http://127.0.0.1:3000,http://localhost:3000".
+STORYFLOW_ALLOWED_ORIGINS = [
+    o.strip() for o in _env("ALLOWED_ORIGINS", "http://127.0.0.1:3000,http://localhost:3000").split(",") if o.strip()
+]
+# Largest non-file request body, bytes (Django's default, 2.5 MB): over it the API answers 413 JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -39,6 +47,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: 413 over the limit, 403 for a write from a foreign web origin.
+    "api.middleware.RequestBodyLimit",
+    "api.middleware.CrossSiteWriteGuard",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -112,7 +123,9 @@ SSE_HEARTBEAT_SECONDS = float(_env("SSE_HEARTBEAT_SECONDS", "15"))
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
+    # JSON only: a form-encoded body (what a foreign page's <form> can send) is a 415.
+    # Multipart is accepted only where a file is uploaded (POST /api/projects/import/).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # No authentication in StoryFlow (spec constraint 8): a single local user.
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -82,10 +82,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   if (migrate.status !== 0) throw new Error(`migrate failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
   const djangoPort = await freePort();
+  const nextPort = await freePort();
+  // The editor's origin on this run's port: Django refuses writes from any other web origin.
+  backendEnv.STORYFLOW_ALLOWED_ORIGINS = `http://127.0.0.1:${nextPort},http://localhost:${nextPort}`;
   const django = start("django", PYTHON, ["manage.py", "runserver", `127.0.0.1:${djangoPort}`, "--noreload"], REPO, backendEnv);
   const backendUrl = `http://127.0.0.1:${djangoPort}`;
 
-  const nextPort = await freePort();
   const next = start(
     "next",
     process.execPath,

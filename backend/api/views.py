@@ -12,7 +12,8 @@ Endpoints (router in ``api/urls.py``):
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
   ``GET /api/tasks/{task_id}/events/`` (SSE), ``GET /api/tasks/{task_id}/logs/``
 """
-from django.http import FileResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views import View
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -43,7 +44,7 @@ from api.services.voice_samples import voice_sample
 from api.services.story_import import create_project, import_story
 from api.tasks import get_task_manager, journal
 from api.tasks.events import parse_last_event_id, stream_task_events
-from api.tasks.selectors import find_task_status, list_project_tasks
+from api.tasks.selectors import find_task_status, find_task_status_json, list_project_tasks
 from core_engine.model_loader import KokoroModelLoader
 from core_engine.tts_wrapper import InvalidSynthesisRequest
 from core_engine.voices import MAX_BLEND_VOICES
@@ -277,20 +278,26 @@ class VoiceListView(APIView):
 TASK_NOT_FOUND = {"error": "Task not found"}
 
 
-class TaskStatusView(APIView):
+class TaskStatusView(View):
     """``GET /api/tasks/{task_id}/status/``: 200 with the status body, or 404 ``{"error": "Task not found"}``.
 
     The body is the spec's (§3.2.3: task_id, status, progress, completed_segments,
     errors) plus StoryFlow's progress fields (``api/tasks/state.py``). Live
     tasks are answered from memory only; finished tasks dropped from memory are
     answered from the journal for ``TASK_RETENTION_SECONDS``.
+
+    The hot path of every poller, so it is a plain Django view (no DRF content
+    negotiation, parsing or throttling) that sends the bytes the runner serialized
+    once per change (``state.status_json``).
     """
 
+    http_method_names = ["get", "head", "options"]
+
     def get(self, request, task_id: str):
-        body = find_task_status(task_id)
-        if body is None:
-            return Response(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
-        return Response(body, status=status.HTTP_200_OK)
+        data = find_task_status_json(task_id)
+        if data is None:
+            return JsonResponse(TASK_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
+        return HttpResponse(data, content_type="application/json", status=status.HTTP_200_OK)
 
 
 class TaskCancelView(APIView):

@@ -63,6 +63,7 @@ from api.tasks.state import (
     TaskState,
     overall_and_eta,
     status_body,
+    status_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -325,6 +326,13 @@ class TaskManager:
         with self._tasks_lock:
             state = self._tasks.get(task_id)
             return None if state is None else status_body(state)
+
+    def get_task_status_json(self, task_id: str) -> bytes | None:
+        """The task's status body as JSON bytes (``state.status_json``: serialized once per
+        change, so pollers cost no recomputation), or None if not in memory."""
+        with self._tasks_lock:
+            state = self._tasks.get(task_id)
+            return None if state is None else status_json(state)
 
     def wait_for_change(
         self, task_id: str, seen_version: int | None, timeout: float

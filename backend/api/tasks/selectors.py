@@ -6,6 +6,7 @@ events views all use it), so the two sources of truth are read in one way
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from api.tasks import journal
@@ -18,6 +19,17 @@ def find_task_status(task_id: str) -> dict[str, Any] | None:
     if body is None:
         body = journal.load_status_body(task_id)
     return body
+
+
+def find_task_status_json(task_id: str) -> bytes | None:
+    """``find_task_status`` as JSON bytes: a live task's cached serialization (``status_json``),
+    a journaled one serialized now, None when unknown."""
+    data = get_task_manager().get_task_status_json(task_id)
+    if data is None:
+        body = journal.load_status_body(task_id)
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return data
 
 
 def list_project_tasks(project_id: Any, limit: int = PROJECT_TASKS_LIMIT) -> list[dict[str, Any]]:

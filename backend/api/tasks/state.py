@@ -37,6 +37,7 @@ StoryFlow's progress fields)::
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -198,6 +199,8 @@ class TaskState:
     outcome_cancelled: str = "Cancelled"
     #: Frozen overall_progress of a task that ended (FAILED/CANCELLED keep where they stopped).
     final_progress: float | None = None
+    #: ``(key, JSON bytes)`` of the last status body served (``status_json``).
+    status_cache: tuple[tuple, bytes] | None = field(default=None, repr=False, compare=False)
 
     def touch(self) -> None:
         """Mark a change (the event stream sends a new event)."""
@@ -294,3 +297,30 @@ def status_body(state: TaskState, now: float | None = None, now_mono: float | No
         "completed_at": iso(state.completed_at),
         "result": dict(state.result) if state.result is not None else None,
     }
+
+
+#: How long a live task's serialized status body is reused, seconds: the event stream's
+#: interpolation tick (100 ms), finer than any field of the body moves (``elapsed_seconds``
+#: and ``overall_progress`` are rounded to 0.1).
+STATUS_JSON_TTL = 0.1
+
+
+def status_json(state: TaskState, now_mono: float | None = None) -> bytes:
+    """``status_body(state)`` as compact UTF-8 JSON bytes, serialized once per change.
+
+    The bytes are cached on the state under ``(version, status, completed, errors,
+    tick)``, where ``tick`` is the 100 ms slot (``STATUS_JSON_TTL``) of a live task and
+    None for a finished one, so any number of pollers between two changes cost one
+    ``json.dumps``; a live body is at most 100 ms old. The JSON is what DRF's
+    ``JSONRenderer`` writes (compact separators, non-ASCII kept). Call under the
+    runner's lock.
+    """
+    now_mono = time.monotonic() if now_mono is None else now_mono
+    tick = None if state.status in TERMINAL_STATUSES else int(now_mono / STATUS_JSON_TTL)
+    key = (state.version, state.status, len(state.completed_segments), len(state.errors), tick)
+    cached = state.status_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    data = json.dumps(status_body(state, now_mono=now_mono), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    state.status_cache = (key, data)
+    return data

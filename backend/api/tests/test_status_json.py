@@ -1,0 +1,48 @@
+"""The status path serializes a task's body once per change (issue 10, item 4)."""
+import json
+
+import pytest
+
+from api.tasks.state import STATUS_JSON_TTL, TASK_COMPLETED, TASK_PROCESSING, TaskState, status_body, status_json
+
+
+def test_status_json_is_the_status_body_and_is_reused_between_changes():
+    state = TaskState(task_id="t1", status=TASK_PROCESSING)
+    first = status_json(state, now_mono=100.0)
+    assert json.loads(first) == json.loads(json.dumps(status_body(state, now_mono=100.0)))
+    # another poller inside the same 100 ms slot gets the very same bytes (no json.dumps)
+    assert status_json(state, now_mono=100.0 + STATUS_JSON_TTL / 2) is first
+
+
+def test_a_change_or_a_new_tick_reserializes():
+    state = TaskState(task_id="t1", status=TASK_PROCESSING)
+    first = status_json(state, now_mono=100.0)
+    state.current_step = "Synthesizing segment 2 of 3"
+    state.touch()
+    changed = status_json(state, now_mono=100.0)
+    assert changed is not first
+    assert json.loads(changed)["current_step"] == "Synthesizing segment 2 of 3"
+    assert status_json(state, now_mono=100.0 + 3 * STATUS_JSON_TTL) is not changed
+
+
+def test_a_finished_task_is_serialized_once():
+    state = TaskState(task_id="t1", status=TASK_COMPLETED)
+    first = status_json(state, now_mono=100.0)
+    assert status_json(state, now_mono=5000.0) is first
+    assert json.loads(first)["status"] == TASK_COMPLETED
+
+
+@pytest.mark.django_db
+def test_status_endpoint_sends_the_cached_bytes(client, task_manager):
+    import threading
+
+    gate = threading.Event()
+    task_id = task_manager.submit_task(lambda: gate.wait(5))
+    try:
+        response = client.get(f"/api/tasks/{task_id}/status/")
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert response.content == task_manager.get_task_status_json(task_id)
+    finally:
+        gate.set()
+    assert client.get("/api/tasks/no-such-task/status/").json() == {"error": "Task not found"}

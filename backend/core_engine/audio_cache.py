@@ -1,0 +1,119 @@
+"""Content-addressed cache of synthesized segment audio (issue 10, item 3).
+
+Entries live under ``<MEDIA_ROOT>/cache/audio/`` (read at call time): ``<key>.wav``
+(the normalized 24 kHz mono 16-bit WAV exactly as written for the segment) and
+``<key>.json`` (``{"duration": seconds, "cues": [...]}``). The key is the segment's
+audio identity digest (SHA-256 hex over spoken text, rules, voice or blend, speed,
+model variant, engine version; ``api.services.narration.audio_identity``).
+
+Writes are atomic (temp file, then ``os.replace``); the sidecar is written last,
+so an entry without a readable sidecar is a miss. A corrupt entry is deleted and
+treated as a miss. A hit touches the mtime; :func:`evict` removes the oldest-mtime
+entries until the folder is under ``STORYFLOW_AUDIO_CACHE_MAX_BYTES`` (default 2 GB).
+Not yet hooked into segment generation.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from core_engine.atomic_files import atomic_write_path
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+_evict_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """``<MEDIA_ROOT>/cache/audio``."""
+    return Path(settings.MEDIA_ROOT) / "cache" / "audio"
+
+
+def max_bytes() -> int:
+    """The size cap in bytes (setting ``STORYFLOW_AUDIO_CACHE_MAX_BYTES``)."""
+    return int(getattr(settings, "STORYFLOW_AUDIO_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def _paths(key: str) -> tuple[Path, Path]:
+    if not _KEY.match(key):
+        raise ValueError(f"not a sha256 hex key: {key!r}")
+    return cache_dir() / f"{key}.wav", cache_dir() / f"{key}.json"
+
+
+def discard(key: str) -> None:
+    """Remove an entry (both files), ignoring missing ones."""
+    for path in _paths(key):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def lookup(key: str) -> dict | None:
+    """The entry for ``key``: ``{"wav": Path, "duration": float s, "cues": list}``, or None (a miss).
+
+    A corrupt entry (unreadable sidecar, missing or empty WAV) is deleted and is a miss.
+    """
+    wav, meta = _paths(key)
+    if not meta.exists() and not wav.exists():
+        return None
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        duration = float(data["duration"])
+        cues = list(data.get("cues") or [])
+        if wav.stat().st_size <= 44:
+            raise ValueError("empty wav")
+    except (OSError, ValueError, KeyError, TypeError):
+        discard(key)
+        return None
+    try:
+        os.utime(wav)
+        os.utime(meta)
+    except OSError:
+        pass
+    return {"wav": wav, "duration": duration, "cues": cues}
+
+
+def copy_to(entry: dict, output_path: str | Path) -> None:
+    """Write the cached WAV to ``output_path`` atomically."""
+    with atomic_write_path(output_path) as tmp:
+        shutil.copyfile(entry["wav"], tmp)
+
+
+def store(key: str, wav_path: str | Path, duration: float, cues: list) -> None:
+    """Store a copy of ``wav_path`` with its duration (s) and cues under ``key``, then evict."""
+    wav, meta = _paths(key)
+    with atomic_write_path(wav) as tmp:
+        shutil.copyfile(wav_path, tmp)
+    with atomic_write_path(meta) as tmp:
+        tmp.write_text(json.dumps({"duration": float(duration), "cues": cues}), encoding="utf-8")
+    evict()
+
+
+def evict(limit: int | None = None) -> int:
+    """Remove least recently used entries until the cache is at most ``limit`` bytes; return how many."""
+    limit = max_bytes() if limit is None else limit
+    with _evict_lock:
+        entries = []
+        for wav in cache_dir().glob("*.wav"):
+            meta = wav.with_suffix(".json")
+            try:
+                size = wav.stat().st_size + (meta.stat().st_size if meta.exists() else 0)
+                entries.append((wav.stat().st_mtime, wav.stem, size))
+            except OSError:
+                continue
+        total = sum(size for _, _, size in entries)
+        removed = 0
+        for _, key, size in sorted(entries):
+            if total <= limit:
+                break
+            discard(key)
+            total -= size
+            removed += 1
+        return removed

@@ -1,0 +1,34 @@
+import os
+
+from core_engine import audio_cache
+
+K1, K2 = "a" * 64, "b" * 64
+
+
+def _wav(tmp_path, name, size=1000):
+    p = tmp_path / name
+    p.write_bytes(b"R" * size)
+    return p
+
+
+def test_store_lookup_corrupt_evict(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    assert audio_cache.lookup(K1) is None
+    audio_cache.store(K1, _wav(tmp_path, "x.wav"), 1.5, [{"start": 0}])
+    entry = audio_cache.lookup(K1)
+    assert entry["duration"] == 1.5 and entry["cues"] == [{"start": 0}]
+    out = tmp_path / "out.wav"
+    audio_cache.copy_to(entry, out)
+    assert out.read_bytes() == b"R" * 1000
+    # corrupt sidecar: ignored, deleted, rewritten
+    (audio_cache.cache_dir() / f"{K1}.json").write_text("{broken")
+    assert audio_cache.lookup(K1) is None
+    assert not (audio_cache.cache_dir() / f"{K1}.wav").exists()
+    audio_cache.store(K1, _wav(tmp_path, "x.wav"), 2.0, [])
+    assert audio_cache.lookup(K1)["duration"] == 2.0
+    # eviction: oldest mtime goes first
+    os.utime(audio_cache.cache_dir() / f"{K1}.wav", (1, 1))
+    settings.STORYFLOW_AUDIO_CACHE_MAX_BYTES = 1500
+    audio_cache.store(K2, _wav(tmp_path, "y.wav"), 1.0, [])
+    assert audio_cache.lookup(K1) is None
+    assert audio_cache.lookup(K2) is not None

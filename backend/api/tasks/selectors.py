@@ -6,11 +6,11 @@ events views all use it), so the two sources of truth are read in one way
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from api.tasks import journal
 from api.tasks.manager import PROJECT_TASKS_LIMIT, get_task_manager
+from api.tasks.state import encode_status
 
 
 def find_task_status(task_id: str) -> dict[str, Any] | None:
@@ -28,7 +28,7 @@ def find_task_status_json(task_id: str) -> bytes | None:
     if data is None:
         body = journal.load_status_body(task_id)
         if body is not None:
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data = encode_status(body)
     return data
 
 

@@ -321,6 +321,11 @@ def status_json(state: TaskState, now_mono: float | None = None) -> bytes:
     cached = state.status_cache
     if cached is not None and cached[0] == key:
         return cached[1]
-    data = json.dumps(status_body(state, now_mono=now_mono), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    data = encode_status(status_body(state, now_mono=now_mono))
     state.status_cache = (key, data)
     return data
+
+
+def encode_status(body: dict[str, Any]) -> bytes:
+    """A status body as the JSON bytes the status endpoint sends (DRF ``JSONRenderer``'s form)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

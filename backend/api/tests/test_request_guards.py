@@ -131,7 +131,8 @@ def test_json_body_over_the_limit_is_413_and_names_it(client, settings):
 
 
 def test_body_larger_than_its_content_length_said_is_413(rf, settings):
-    """No Content-Length check can catch a lying header: Django's own RequestDataTooBig is mapped too."""
+    """Past the middleware (here: the view called directly, as for a body without a Content-Length),
+    Django's own RequestDataTooBig while reading the body is mapped to the same 413."""
     from rest_framework.parsers import FormParser
 
     from api.views import ProjectViewSet

@@ -199,7 +199,7 @@ class TaskState:
     outcome_cancelled: str = "Cancelled"
     #: Frozen overall_progress of a task that ended (FAILED/CANCELLED keep where they stopped).
     final_progress: float | None = None
-    #: ``(key, JSON bytes)`` of the last status body served (``status_json``).
+    #: ``((version, tick), JSON bytes)`` of the last status body served (``status_json``).
     status_cache: tuple[tuple, bytes] | None = field(default=None, repr=False, compare=False)
 
     def touch(self) -> None:
@@ -308,16 +308,17 @@ STATUS_JSON_TTL = 0.1
 def status_json(state: TaskState, now_mono: float | None = None) -> bytes:
     """``status_body(state)`` as compact UTF-8 JSON bytes, serialized once per change.
 
-    The bytes are cached on the state under ``(version, status, completed, errors,
-    tick)``, where ``tick`` is the 100 ms slot (``STATUS_JSON_TTL``) of a live task and
-    None for a finished one, so any number of pollers between two changes cost one
+    The bytes are cached on the state under ``(version, tick)``: every change goes through
+    the runner's ``_notify``, which bumps ``version`` (the event stream relies on the same),
+    and ``tick`` is the 100 ms slot (``STATUS_JSON_TTL``) of a live task, None for a
+    finished one. So any number of pollers between two changes cost one
     ``json.dumps``; a live body is at most 100 ms old. The JSON is what DRF's
     ``JSONRenderer`` writes (compact separators, non-ASCII kept). Call under the
     runner's lock.
     """
     now_mono = time.monotonic() if now_mono is None else now_mono
     tick = None if state.status in TERMINAL_STATUSES else int(now_mono / STATUS_JSON_TTL)
-    key = (state.version, state.status, len(state.completed_segments), len(state.errors), tick)
+    key = (state.version, tick)
     cached = state.status_cache
     if cached is not None and cached[0] == key:
         return cached[1]

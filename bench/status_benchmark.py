@@ -4,6 +4,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/status_benchmark.py [--pollers 50] [--interval 0.5] [--chars 1200]
+    .venv/bin/python bench/status_benchmark.py --slowdown [--rounds 2] [--slowdown-chars 600] [--segments 4]
 
 Uses a fresh temporary database and media folder. The process serves
 StoryFlow with Django's own threaded WSGI server (what ``runserver`` runs) on a
@@ -18,11 +19,38 @@ free port, in a thread, next to the TaskManager.
    with 10 tracked tasks, then with 10,000. Client-side latency (connect,
    request, full body) is reported as p50/p99/max. Targets: p99 <= 10 ms, and
    10,000 tasks in <= 30 MB.
+
+``--slowdown`` mode (instead of 1. and 2.): **a batch's wall-time slowdown under
+poller load**. The same real batch (real Kokoro model; ``--segments`` segments
+made of whole sentences of the Poe story, about ``--slowdown-chars`` characters
+in all; a fresh project every run, so nothing is reused) runs under three loads,
+for ``--rounds`` rounds (default 2), the order of the loads rotating each round:
+
+* ``unloaded``: no pollers;
+* ``50 x every 2 s``: 50 poller threads, each ``GET /api/tasks/{id}/status/``
+  every 2 s;
+* ``8 x tight loop``: 8 poller threads requesting back to back, no sleep.
+
+Pollers live in a separate (spawned) process, started and ready before the batch
+is submitted, and polling from submission until the batch is terminal. Per run
+it prints the batch wall time (``completed_at - created_at`` of the task itself,
+i.e. submit -> terminal status; the worker time ``completed_at - started_at`` in
+brackets), its ratio to the median unloaded wall time, status latency p50/p99/max
+(client side, new connection per request), requests served and failed requests.
+Then per load the median wall time and ratio, latency p50/p99/max over all that
+load's requests pooled across rounds, and the issue's targets: wall time
+<= 1.10 x unloaded under each load, and status p99 <= 10 ms with 50 pollers.
+runserver's per-request log lines go to a file in the temporary folder, not
+stderr. Also printed: the CPU (/proc/cpuinfo model name, avx512_vnni / avx_vnni, cores)
+and ``os.getloadavg()`` at start and end (another benchmark running at the same
+time skews everything: check it).
 """
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
+import re
 import statistics
 import tempfile
 import threading
@@ -172,27 +200,251 @@ def latency_round(base_url: str, project, pollers: int, interval: float, label: 
     return figures
 
 
+def load_process(pollers: int, interval: float, control, results, stop) -> None:
+    """Child process for ``--slowdown``: say "ready", wait for the status URL on ``control``, then
+    ``pollers`` threads GET it every ``interval`` s (0: back to back) until ``stop`` is set;
+    put ``(latencies in s, failed requests)`` on ``results``."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    results.put("ready")
+    parts = urlsplit(control.get())
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+
+    def poll(offset: float) -> None:
+        if stop.wait(offset):
+            return
+        mine, failed = [], 0
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+                conn.request("GET", parts.path)
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                if response.status == 200:
+                    mine.append(time.perf_counter() - started)
+                else:
+                    failed += 1
+            except (OSError, http.client.HTTPException):
+                failed += 1
+            if interval > 0:
+                stop.wait(max(0.0, interval - (time.perf_counter() - started)))
+        with lock:
+            latencies.extend(mine)
+            failures[0] += failed
+
+    threads = [threading.Thread(target=poll, args=(i * interval / pollers,)) for i in range(pollers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((latencies, failures[0]))
+
+
+def slowdown_text(path: Path, chars: int, segments: int) -> str:
+    """Whole sentences of the story (headings skipped), about ``chars`` characters, as ``segments`` paragraphs."""
+    from api.services.story_import import parse_story_file
+
+    _, text = parse_story_file(path.read_text(encoding="utf-8"))
+    body = " ".join(p for p in text.split("\n\n") if p.strip() and not p.lstrip().startswith("#"))
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(body.split()))
+    paragraphs, current = [], []
+    for sentence in sentences:
+        current.append(sentence)
+        if len(" ".join(current)) >= chars / segments:
+            paragraphs.append(" ".join(current))
+            current = []
+            if len(paragraphs) == segments:
+                break
+    if current and len(paragraphs) < segments:
+        paragraphs.append(" ".join(current))
+    return "\n\n".join(paragraphs)
+
+
+def cpu_line() -> str:
+    """``<model name>; VNNI: <flags or none>; <n> cores`` from /proc/cpuinfo."""
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown CPU":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    vnni = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in ("avx512_vnni", "avx_vnni"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}; {vnni}; {cores} cores (os.cpu_count() {os.cpu_count()})"
+
+
+def loadavg_line() -> str:
+    try:
+        return "loadavg (1/5/15 min) " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "loadavg unavailable"
+
+
+SLOWDOWN_LOADS = (("unloaded", 0, 0.0), ("50 x every 2 s", 50, 2.0), ("8 x tight loop", 8, 0.0))
+
+
+def slowdown_run(base_url: str, text: str, label: str, pollers: int, interval: float) -> dict:
+    """Import a fresh project, narrate it under the given poller load; return wall time and latency figures."""
+    from api.services.audio_generation import start_project_audio_generation
+    from api.services.story_import import import_story
+    from api.tasks import get_task_manager
+
+    manager = get_task_manager()
+    project = import_story(title=f"Slowdown {label} {time.time():.0f}", text=text)
+    child = None
+    if pollers:
+        ctx = mp.get_context("spawn")
+        control, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        child = ctx.Process(target=load_process, args=(pollers, interval, control, results, stop))
+        child.start()
+        assert results.get(timeout=60) == "ready"
+    measured_start = time.perf_counter()
+    _, body = start_project_audio_generation(project, force_regenerate=True)
+    task_id = body["task_id"]
+    if child is not None:
+        control.put(f"{base_url}/api/tasks/{task_id}/status/")
+    while manager.get_task_status(task_id)["status"] not in {"COMPLETED", "FAILED", "CANCELLED"}:
+        time.sleep(0.05)
+    measured = time.perf_counter() - measured_start
+    latencies, failed = [], 0
+    if child is not None:
+        stop.set()
+        latencies, failed = results.get(timeout=60)
+        child.join()
+    with manager._tasks_lock:
+        task = manager._tasks[task_id]
+        created, started, completed = task.created_at, task.started_at, task.completed_at
+    status = manager.get_task_status(task_id)
+    if created is not None and completed is not None:
+        wall, source = completed - created, "task"
+    else:
+        wall, source = measured, "measured"
+    ms = [x * 1000 for x in latencies]
+    return {
+        "label": label,
+        "wall": wall,
+        "wall_source": source,
+        "work": (completed - started) if started is not None and completed is not None else None,
+        "measured": measured,
+        "status": status["status"],
+        "rtf": status["realtime_factor"],
+        "audio": status["audio_seconds"],
+        "segments": len(status["completed_segments"]),
+        "requests": len(ms),
+        "failed": failed,
+        "p50": statistics.median(ms) if ms else None,
+        "p99": percentile(ms, 99) if ms else None,
+        "max": max(ms) if ms else None,
+        "ms": ms,
+    }
+
+
+def fmt_ms(value: float | None) -> str:
+    return f"{value:7.2f}" if value is not None else "      -"
+
+
+def divert_server_log(path: Path) -> None:
+    """runserver logs every request (and Django every 404) to stderr: keep the formatting cost,
+    send the lines to ``path`` instead."""
+    import logging
+
+    log_file = path.open("a", encoding="utf-8")
+    for name in ("django.server", "django.request", "django"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setStream(log_file)
+
+
+def main_slowdown(args, base_url: str) -> int:
+    """``--slowdown``: the batch under three poller loads, rotating order over ``--rounds`` rounds."""
+    text = slowdown_text(DEFAULT_STORY, args.slowdown_chars, args.segments)
+    print(f"CPU: {cpu_line()}")
+    print(f"At start: {loadavg_line()}")
+    print(f"Batch: {len(text.split(chr(10) * 2))} segments, {len(text):,} characters of {DEFAULT_STORY.name}, "
+          f"fresh project each run; {args.rounds} rounds, load order rotating")
+    # Warm-up batch (one segment): the first inference of a session is slower; not measured.
+    warm = slowdown_run(base_url, text.split("\n\n")[0], "warm-up", 0, 0.0)
+    print(f"Warm-up batch (1 segment, not counted): {warm['wall']:.2f} s, {warm['status']}")
+    runs: list[dict] = []
+    print(f"\n{'round':<6}{'load':<16}{'wall s':>8}{'(work s)':>10}{'audio s':>9}{'RTF':>7}"
+          f"{'requests':>10}{'failed':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  status")
+    for round_index in range(args.rounds):
+        shift = round_index % len(SLOWDOWN_LOADS)
+        order = SLOWDOWN_LOADS[shift:] + SLOWDOWN_LOADS[:shift]
+        for label, pollers, interval in order:
+            run = slowdown_run(base_url, text, label, pollers, interval)
+            run["round"] = round_index + 1
+            runs.append(run)
+            work = f"({run['work']:.2f})" if run["work"] is not None else "(-)"
+            print(f"{run['round']:<6}{label:<16}{run['wall']:8.2f}{work:>10}{run['audio']:9.2f}{run['rtf'] or 0:7.3f}"
+                  f"{run['requests']:>10}{run['failed']:>7}{fmt_ms(run['p50']):>9}{fmt_ms(run['p99']):>9}"
+                  f"{fmt_ms(run['max']):>9}  {run['status']} ({run['segments']} segments)", flush=True)
+    if any(run["wall_source"] != "task" for run in runs):
+        print("(some wall times measured by this process, not from the task's timestamps)")
+    unloaded = statistics.median(run["wall"] for run in runs if run["label"] == "unloaded")
+    print(f"\nPer load (medians over {args.rounds} rounds; ratio = wall / unloaded median {unloaded:.2f} s; "
+          f"latency over all requests of that load):")
+    verdicts = []
+    for label, pollers, _ in SLOWDOWN_LOADS:
+        mine = [run for run in runs if run["label"] == label]
+        wall = statistics.median(run["wall"] for run in mine)
+        ratio = wall / unloaded
+        per_run = ", ".join(f"{run['wall'] / unloaded:.3f}" for run in mine)
+        line = f"  {label:<16} wall {wall:6.2f} s  ratio {ratio:.3f} (runs: {per_run})"
+        if pollers:
+            requests = sum(run["requests"] for run in mine)
+            failed = sum(run["failed"] for run in mine)
+            pooled = [x for run in mine for x in run["ms"]]
+            p50, p99, worst = statistics.median(pooled), percentile(pooled, 99), max(pooled)
+            line += f"  requests {requests:,} (failed {failed})  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms"
+            ok = ratio <= 1.10
+            verdicts.append((f"{label}: wall <= 1.10 x unloaded ({ratio:.3f})", ok))
+            if pollers == 50:
+                verdicts.append((f"{label}: status p99 <= 10 ms ({p99:.2f} ms)", p99 <= 10))
+        print(line)
+    print("\nTargets:")
+    for text_, ok in verdicts:
+        print(f"  {text_}: {'MET' if ok else 'NOT MET'}")
+    print(f"\nAt end: {loadavg_line()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between one poller's requests")
     parser.add_argument("--chars", type=int, default=1200, help="characters of the story the batch narrates")
     parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--slowdown", action="store_true",
+                        help="measure the batch's wall-time slowdown under poller load instead")
+    parser.add_argument("--rounds", type=int, default=2, help="--slowdown: rounds of the three loads")
+    parser.add_argument("--slowdown-chars", type=int, default=600, help="--slowdown: characters of the batch")
+    parser.add_argument("--segments", type=int, default=4, help="--slowdown: segments of the batch")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="storyflow-status-") as tmp:
         setup_django(Path(tmp))
         from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
 
-        print(f"Memory per tracked task ({args.tasks:,} finished tasks, tracemalloc):")
-        for segments in (1, 10):
-            per_task = measure_memory(args.tasks, segments)
-            total_mb = per_task * args.tasks / 1e6
-            verdict = "PASS" if total_mb <= 30 else "over"
-            print(f"  {segments:>2}-segment tasks: {per_task:,.0f} bytes/task -> {total_mb:.1f} MB for {args.tasks:,} ({verdict}, target <= 30 MB)")
-            clear_registry(keep=set())
+        if not args.slowdown:
+            print(f"Memory per tracked task ({args.tasks:,} finished tasks, tracemalloc):")
+            for segments in (1, 10):
+                per_task = measure_memory(args.tasks, segments)
+                total_mb = per_task * args.tasks / 1e6
+                verdict = "PASS" if total_mb <= 30 else "over"
+                print(f"  {segments:>2}-segment tasks: {per_task:,.0f} bytes/task -> {total_mb:.1f} MB for {args.tasks:,} ({verdict}, target <= 30 MB)")
+                clear_registry(keep=set())
 
-        project, size = import_story_prefix(DEFAULT_STORY, args.chars, "Status benchmark")
+            project, size = import_story_prefix(DEFAULT_STORY, args.chars, "Status benchmark")
 
         import socket
 
@@ -217,11 +469,20 @@ def main(argv: list[str] | None = None) -> int:
         import urllib.error
         import urllib.request
 
+        if args.slowdown:
+            divert_server_log(Path(tmp) / "server.log")
         for _ in range(20):  # warm up: the first requests import the URL and view stack
             try:
                 urllib.request.urlopen(f"{base_url}/api/tasks/warm-up/status/", timeout=10)
             except urllib.error.HTTPError:
                 pass  # 404, as expected
+        if args.slowdown:
+            try:
+                return main_slowdown(args, base_url)
+            finally:
+                from api.tasks import get_task_manager
+
+                get_task_manager().shutdown(wait=True)  # before the temporary database goes away
         print(f"\nStatus latency, {args.pollers} pollers each every {args.interval} s, while a real batch synthesizes "
               f"({size:,} characters), runserver's threaded WSGI server:")
         small = latency_round(base_url, project, args.pollers, args.interval, "10 tracked tasks")

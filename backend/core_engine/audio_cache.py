@@ -2,15 +2,17 @@
 
 Entries live under ``<MEDIA_ROOT>/cache/audio/`` (read at call time): ``<key>.wav``
 (the normalized 24 kHz mono 16-bit WAV exactly as written for the segment) and
-``<key>.json`` (``{"duration": seconds, "cues": [...]}``). The key is the segment's
-audio identity digest (SHA-256 hex over spoken text, rules, voice or blend, speed,
-model variant, engine version; ``api.services.narration.audio_identity``).
+``<key>.json`` (``{"duration": seconds, "cues": [...]}``). The key is a 64-hex SHA-256;
+``api.services.audio_generation.cache_key_for`` makes it from the segment's audio
+identity (spoken text, rules, voice or blend, speed, model variant, engine version;
+``api.services.narration.audio_identity``), its written text and the model file's SHA-256.
 
 Writes are atomic (temp file, then ``os.replace``); the sidecar is written last,
 so an entry without a readable sidecar is a miss. A corrupt entry is deleted and
 treated as a miss. A hit touches the mtime; :func:`evict` removes the oldest-mtime
 entries until the folder is under ``STORYFLOW_AUDIO_CACHE_MAX_BYTES`` (default 2 GB).
-Not yet hooked into segment generation.
+Safe across restarts (files only) and concurrent tasks (every write is a rename; a
+reader that loses a race to eviction sees a miss).
 """
 from __future__ import annotations
 

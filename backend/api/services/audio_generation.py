@@ -14,9 +14,18 @@ atomically through ``core_engine.tts_wrapper.generate_audio`` and only then
 points the database at it (with its sentence cues), so the database never
 points to a missing or partial file, and a file whose segment was deleted
 meanwhile is removed instead of left behind.
+
+Audio cache (``core_engine.audio_cache``): before calling the model,
+``synthesize_segment`` looks the segment up by :func:`cache_key_for` (its audio
+identity, its written text and the model file's SHA-256). A hit copies the cached
+WAV into place (milliseconds, no model call); a miss synthesizes and stores the
+result. ``force_regenerate`` (generate-all's flag, kept in the task's params so a
+resumed batch honours it too) bypasses the lookup and refreshes the entry.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -34,7 +43,7 @@ from api.services.narration import NarrationContext, VoiceSettings, check_voice_
 from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskManagerShutdownError, TaskProgress, TaskState, get_task_manager
 from api.tasks.journal import record_segment_result
 from api.tasks.state import STAGE_PREPARING, STAGE_SYNTHESIZING, STAGE_WRITING
-from core_engine import tts_wrapper
+from core_engine import audio_cache, tts_wrapper
 from core_engine.model_loader import KokoroModelLoader
 
 logger = logging.getLogger(__name__)
@@ -221,13 +230,13 @@ def start_project_audio_generation(
         kind="batch",
         project_id=str(project.id),
         segment_ids=segment_ids,
-        params=voice.as_params(),
+        params={**voice.as_params(), "force_regenerate": bool(force_regenerate)},
         phases=[synthesis_phase(voice, sum(len(segment.text_content) for segment in to_process))],
         current_step=f"Queued: {len(segment_ids)} segments",
     )
     try:
         submit_journaled(
-            build_batch_task(task_id, list(segment_ids), voice),
+            build_batch_task(task_id, list(segment_ids), voice, force_regenerate=force_regenerate),
             state,
             claims=[batch_claim(project.id)],
             soft_claims=[segment_claim(sid) for sid in segment_ids],
@@ -291,7 +300,14 @@ def build_segment_task(task_id: str, segment_id, voice: VoiceSettings, finished_
     return task_fn
 
 
-def build_batch_task(task_id: str, segment_ids: list, voice: VoiceSettings, finished_ids: set[str] = frozenset()):
+def build_batch_task(
+    task_id: str,
+    segment_ids: list,
+    voice: VoiceSettings,
+    finished_ids: set[str] = frozenset(),
+    *,
+    force_regenerate: bool = False,
+):
     """Closure for a batch task over ``segment_ids`` in order (spec 03.02.04).
 
     Before each segment: stop if cancellation was requested, then update the
@@ -299,11 +315,15 @@ def build_batch_task(task_id: str, segment_ids: list, voice: VoiceSettings, fini
     memory and in the journal) and the batch goes on; the task fails only if
     the loop itself crashes. Segments in ``finished_ids`` (a batch resumed
     after a restart) are skipped: each segment is synthesized once.
+    ``force_regenerate`` makes every segment go through the model (no audio cache).
     """
 
     def batch_task_fn() -> None:
         progress = get_task_manager().progress(task_id)
-        narrate_segments(progress, segment_ids, voice, finished_ids=finished_ids, in_batch=True, spec_progress=True)
+        narrate_segments(
+            progress, segment_ids, voice, finished_ids=finished_ids, in_batch=True, spec_progress=True,
+            use_cache=not force_regenerate,
+        )
 
     return batch_task_fn
 
@@ -333,6 +353,7 @@ def narrate_segments(
     spec_progress: bool = False,
     record_errors: bool = True,
     whole_task: bool = True,
+    use_cache: bool = True,
 ) -> NarrationOutcome:
     """Synthesize ``segment_ids`` in order, reporting each chunk and segment through ``progress``.
 
@@ -344,7 +365,8 @@ def narrate_segments(
     before each segment (the one being synthesized finishes). A segment's
     failure is recorded (``record_errors``: in ``errors`` and the journal) and
     the loop goes on. ``spec_progress`` keeps the spec's ``progress`` object at
-    ``{"current": i, "total": n, "current_segment_id"}``.
+    ``{"current": i, "total": n, "current_segment_id"}``. ``use_cache`` False
+    synthesizes every segment with the model (``synthesize_segment``).
 
     Returns:
         The ids done and failed, and whether it stopped for a cancel.
@@ -370,7 +392,9 @@ def narrate_segments(
         label = f"segment {index} of {total}" if in_batch else "segment"
         started = time.monotonic()
         try:
-            result = synthesize_segment(segment_id, progress=progress, label=label, base_chars=done_chars)
+            result = synthesize_segment(
+                segment_id, progress=progress, label=label, base_chars=done_chars, use_cache=use_cache
+            )
         except Exception as exc:  # one bad segment must not stop the batch
             logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
             result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
@@ -411,8 +435,14 @@ def synthesize_segment(
     progress: TaskProgress | None = None,
     label: str = "segment",
     base_chars: int = 0,
+    use_cache: bool = True,
 ) -> dict[str, Any]:
     """Generate one segment's WAV and point the segment at it. Runs on the worker thread.
+
+    With ``use_cache`` an audio-cache hit (same identity, written text and model
+    file; :func:`cache_key_for`) is copied into place instead of calling the model;
+    a miss, or ``use_cache`` False, synthesizes and stores the new audio in the cache.
+    The result says which (``"cached": bool``).
 
     Order of writes: the WAV is written atomically (temp file, then rename) by
     ``generate_audio``; then, in one transaction, ``audio_file``,
@@ -464,16 +494,25 @@ def synthesize_segment(
 
     started = time.monotonic()
     output_path = tts_wrapper.construct_audio_path(segment.project_id, segment.id)
-    result = tts_wrapper.generate_audio(
-        text=segment.text_content,
-        voice_id=voice.voice_id,
-        speed=voice.speed,
-        output_path=output_path,
-        on_progress=on_progress,
-        lexicon=context.lexicon,
-    )
-    if not result["success"]:
-        return result
+    cache_key = cache_key_for(identity.digest, segment.text_content)
+    result = restore_cached_audio(cache_key, output_path) if use_cache and cache_key else None
+    if result is not None:
+        if progress is not None:
+            progress.advance(base_chars + text_chars, stage=STAGE_WRITING, step=f"Writing {label} (from the audio cache)")
+    else:
+        result = tts_wrapper.generate_audio(
+            text=segment.text_content,
+            voice_id=voice.voice_id,
+            speed=voice.speed,
+            output_path=output_path,
+            on_progress=on_progress,
+            lexicon=context.lexicon,
+        )
+        if not result["success"]:
+            return result
+        result["cached"] = False
+        if cache_key:
+            store_cached_audio(cache_key, output_path, result["duration"], result.get("cues") or [])
 
     audio_url = tts_wrapper.construct_audio_url(segment.project_id, segment.id)
     cues = result.get("cues") or []
@@ -492,8 +531,55 @@ def synthesize_segment(
         return {**result, "success": False, "error": "Segment was deleted during synthesis; its audio was discarded."}
     wall = time.monotonic() - started
     logger.info(
-        "%s: %d characters -> %.2f s of audio in %.2f s (RTF %.3f), %s",
+        "%s: %d characters -> %.2f s of audio in %.2f s (RTF %.3f%s), %s",
         label.capitalize(), text_chars, result["duration"], wall,
-        wall / result["duration"] if result["duration"] else float("nan"), audio_url,
+        wall / result["duration"] if result["duration"] else float("nan"),
+        ", audio cache" if result["cached"] else "", audio_url,
     )
     return {**result, "audio_url": audio_url}
+
+
+# ---------------------------------------------------------------- audio cache
+
+
+def cache_key_for(identity_digest: str, text: str) -> str | None:
+    """Audio-cache key of a segment: SHA-256 hex over its audio identity digest, its written
+    text (the cues carry the written sentences) and the model file's SHA-256
+    (``KokoroModelLoader.model_sha256``), so a replaced model file never serves old audio.
+
+    Returns None when no model is installed (nothing can be cached or served).
+    """
+    model_sha = KokoroModelLoader.model_sha256()
+    if not model_sha:
+        return None
+    payload = json.dumps([identity_digest, text, model_sha], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def restore_cached_audio(cache_key: str, output_path: str | Path) -> dict[str, Any] | None:
+    """Copy the cached WAV of ``cache_key`` to ``output_path`` (atomically); None on a miss.
+
+    Returns ``generate_audio``'s success dict (``duration`` in seconds, ``cues``) plus
+    ``"cached": True``. An entry evicted or unreadable between lookup and copy is a miss.
+    """
+    entry = audio_cache.lookup(cache_key)
+    if entry is None:
+        return None
+    try:
+        audio_cache.copy_to(entry, output_path)
+    except OSError:
+        logger.warning("Audio cache entry %s vanished during the copy: synthesizing", cache_key, exc_info=True)
+        return None
+    return {
+        "success": True, "audio_path": str(output_path), "duration": entry["duration"], "error": None,
+        "cues": entry["cues"], "cached": True,
+    }
+
+
+def store_cached_audio(cache_key: str, wav_path: str | Path, duration: float, cues: list) -> None:
+    """Put a freshly written segment WAV in the audio cache; a failure is logged, never raised
+    (the segment's own file is already in place)."""
+    try:
+        audio_cache.store(cache_key, wav_path, duration, cues)
+    except OSError:
+        logger.warning("Could not store %s in the audio cache", wav_path, exc_info=True)

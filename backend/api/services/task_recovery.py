@@ -11,7 +11,8 @@ Called once when the server starts (``manage.py runserver`` in StoryFlow, see
    skips the segments the journal lists as finished (written in the same
    transaction as each segment's audio pointer), so no segment is lost and
    none is done twice; a single-segment task is re-queued (or completes at
-   once if its result was already recorded).
+   once if its result was already recorded). A batch started with
+   ``force_regenerate`` still bypasses the audio cache.
 """
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ Resumer = Callable[[TaskState, set[str]], tuple[Callable[[], None], list[str], l
 
 def _resume_batch(state: TaskState, finished: set[str]):
     remaining = [sid for sid in state.segment_ids if sid not in finished]
-    task_fn = build_batch_task(state.task_id, list(state.segment_ids), VoiceSettings.from_params(state.params), finished_ids=finished)
+    task_fn = build_batch_task(
+        state.task_id, list(state.segment_ids), VoiceSettings.from_params(state.params), finished_ids=finished,
+        force_regenerate=bool(state.params.get("force_regenerate")),
+    )
     claims = [batch_claim(state.project_id)] if state.project_id else []
     return task_fn, claims, [segment_claim(sid) for sid in remaining]
 

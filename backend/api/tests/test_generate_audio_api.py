@@ -125,7 +125,7 @@ def test_segment_deleted_during_synthesis_leaves_no_file(api_client, fake_engine
     final = wait_for_task(task_id)
     assert final["status"] == "FAILED"
     assert "deleted" in final["errors"][0]["error"]
-    assert list(Path(media_root).rglob("*.wav")) == []
+    assert list((Path(media_root) / "projects").rglob("*.wav")) == []
 
 
 def test_regenerate_replaces_audio_in_place(api_client, fake_engine, segments, media_root):
@@ -137,7 +137,7 @@ def test_regenerate_replaces_audio_in_place(api_client, fake_engine, segments, m
     wait_for_task(generate(api_client, segment.id).json()["task_id"])
     segment.refresh_from_db()
     assert segment.audio_duration > first_duration
-    assert len(list(Path(media_root).rglob("*.wav"))) == 1
+    assert len(list((Path(media_root) / "projects").rglob("*.wav"))) == 1
 
 
 def test_status_is_processing_while_synthesizing(api_client, fake_engine, segments):

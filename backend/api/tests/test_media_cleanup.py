@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wav_files(root):
-    return sorted(Path(root).rglob("*.wav"))
+    """Segment and export WAVs (the audio cache under ``cache/`` is not a project's file)."""
+    return sorted(Path(root, "projects").rglob("*.wav"))
 
 
 def generate_all(api_client, project):

@@ -97,7 +97,7 @@ def test_ctrl_c_cancels_cleanly_after_the_current_segment(tmp_path, installed_mo
     )
     try:
         deadline = time.monotonic() + 120
-        while not list(media.rglob("*.wav")):
+        while not list((media / "projects").rglob("*.wav")):
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no segment finished in time"
             time.sleep(0.05)
@@ -113,7 +113,7 @@ def test_ctrl_c_cancels_cleanly_after_the_current_segment(tmp_path, installed_mo
 
     with sqlite3.connect(db) as connection:
         pointed = {row[0] for row in connection.execute("SELECT audio_file FROM api_segment WHERE audio_file IS NOT NULL")}
-    files = {"/media/" + str(p.relative_to(media)) for p in media.rglob("*.wav")}
+    files = {"/media/" + str(p.relative_to(media)) for p in (media / "projects").rglob("*.wav")}
     assert files == pointed  # every file is in the database and every pointer has its file
     assert 1 <= len(files) < len(paragraphs)
     assert not [p for p in media.rglob("*") if p.is_file() and p.suffix != ".wav"]  # no temp files left

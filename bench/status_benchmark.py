@@ -43,7 +43,10 @@ load's requests pooled across rounds, and the issue's targets: wall time
 runserver's per-request log lines go to a file in the temporary folder, not
 stderr. Also printed: the CPU (/proc/cpuinfo model name, avx512_vnni / avx_vnni, cores)
 and ``os.getloadavg()`` at start and end (another benchmark running at the same
-time skews everything: check it).
+time skews everything: check it). Per run, ``others`` is the CPU (in cores) used
+by other processes during the run (``/proc/stat`` busy time minus this process's
+and its poller child's), and ``load1`` the 1-minute loadavg at its end; a warning
+is printed when ``others`` exceeds 0.25 cores in any run.
 """
 from __future__ import annotations
 
@@ -289,6 +292,25 @@ def loadavg_line() -> str:
         return "loadavg unavailable"
 
 
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """``(monotonic s, busy CPU s of the whole machine, CPU s of this process and its reaped children)``."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    values = [int(x) for x in fields]
+    busy = sum(values[:8]) - values[3] - values[4]  # all but idle and iowait (guest is inside user)
+    own = os.times()
+    return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system + own.children_user + own.children_system
+
+
+def others_cores(before, after) -> float | None:
+    """Cores' worth of CPU used by *other* processes between two ``cpu_snapshot()``s."""
+    if before is None or after is None:
+        return None
+    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / (after[0] - before[0]))
+
+
 SLOWDOWN_LOADS = (("unloaded", 0, 0.0), ("50 x every 2 s", 50, 2.0), ("8 x tight loop", 8, 0.0))
 
 
@@ -301,6 +323,7 @@ def slowdown_run(base_url: str, text: str, label: str, pollers: int, interval: f
     manager = get_task_manager()
     project = import_story(title=f"Slowdown {label} {time.time():.0f}", text=text)
     child = None
+    snap_before = cpu_snapshot()
     if pollers:
         ctx = mp.get_context("spawn")
         control, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -320,6 +343,7 @@ def slowdown_run(base_url: str, text: str, label: str, pollers: int, interval: f
         stop.set()
         latencies, failed = results.get(timeout=60)
         child.join()
+    snap_after = cpu_snapshot()
     with manager._tasks_lock:
         task = manager._tasks[task_id]
         created, started, completed = task.created_at, task.started_at, task.completed_at
@@ -345,6 +369,8 @@ def slowdown_run(base_url: str, text: str, label: str, pollers: int, interval: f
         "p99": percentile(ms, 99) if ms else None,
         "max": max(ms) if ms else None,
         "ms": ms,
+        "others": others_cores(snap_before, snap_after),
+        "loadavg": os.getloadavg()[0],
     }
 
 
@@ -376,7 +402,7 @@ def main_slowdown(args, base_url: str) -> int:
     print(f"Warm-up batch (1 segment, not counted): {warm['wall']:.2f} s, {warm['status']}")
     runs: list[dict] = []
     print(f"\n{'round':<6}{'load':<16}{'wall s':>8}{'(work s)':>10}{'audio s':>9}{'RTF':>7}"
-          f"{'requests':>10}{'failed':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  status")
+          f"{'requests':>10}{'failed':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'others':>8}{'load1':>7}  status")
     for round_index in range(args.rounds):
         shift = round_index % len(SLOWDOWN_LOADS)
         order = SLOWDOWN_LOADS[shift:] + SLOWDOWN_LOADS[:shift]
@@ -385,9 +411,17 @@ def main_slowdown(args, base_url: str) -> int:
             run["round"] = round_index + 1
             runs.append(run)
             work = f"({run['work']:.2f})" if run["work"] is not None else "(-)"
+            others = f"{run['others']:.2f}" if run["others"] is not None else "-"
             print(f"{run['round']:<6}{label:<16}{run['wall']:8.2f}{work:>10}{run['audio']:9.2f}{run['rtf'] or 0:7.3f}"
                   f"{run['requests']:>10}{run['failed']:>7}{fmt_ms(run['p50']):>9}{fmt_ms(run['p99']):>9}"
-                  f"{fmt_ms(run['max']):>9}  {run['status']} ({run['segments']} segments)", flush=True)
+                  f"{fmt_ms(run['max']):>9}{others:>8}{run['loadavg']:7.2f}  {run['status']} ({run['segments']} segments)",
+                  flush=True)
+    print("(others = cores' worth of CPU used by other processes during the run, /proc/stat minus this process "
+          "and its poller child; load1 = 1-min loadavg at the run's end)")
+    busy = [run for run in runs if run["others"] is not None and run["others"] > 0.25]
+    if busy:
+        print(f"WARNING: other processes used > 0.25 cores during {len(busy)} of {len(runs)} runs: "
+              "wall times and ratios are skewed by them, not only by the pollers")
     if any(run["wall_source"] != "task" for run in runs):
         print("(some wall times measured by this process, not from the task's timestamps)")
     unloaded = statistics.median(run["wall"] for run in runs if run["label"] == "unloaded")

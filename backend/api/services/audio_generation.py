@@ -466,6 +466,9 @@ def synthesize_segment(
         segment = Segment.objects.select_related("project").get(id=segment_id)
     except Segment.DoesNotExist:
         return {"success": False, "audio_path": None, "duration": None, "error": "Segment was deleted before synthesis."}
+    # At first use on this CPU this times the model variants (``engine_calibration``), so
+    # the identity below already names the variant the audio will be made with.
+    KokoroModelLoader.ensure_calibrated()
     context = NarrationContext.for_project(segment.project)
     voice = context.voice_for(segment)
     identity = context.identity_for(segment)

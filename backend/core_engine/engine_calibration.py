@@ -1,0 +1,256 @@
+"""Which model variant and session layout are fastest on this CPU, measured once and stored.
+
+The int8 graph is fast only with VNNI; on AVX2 alone its dequantized float32
+twin can be faster (``dequantize``). And on a few cores, N ONNX Runtime sessions
+of one thread each, over consecutive chunks, can beat one session with N
+threads. Which wins depends on the CPU, so StoryFlow measures it:
+
+1. every available variant (``ModelFiles``) is loaded as one session with
+   onnxruntime's default threads and times :data:`CALIBRATION_TEXT`, phonemized
+   once and split into its sentences (one chunk each), after a short warm-up;
+2. for the fastest variant, ``min(cores, MAX_SESSIONS)`` sessions of one thread
+   each time the same chunks, run concurrently, in order;
+3. the faster of each is kept: a :class:`Calibration`, stored as JSON beside the
+   model (``models/engine-calibration.json``) with the CPU's key
+   (``cpu_info.cpu_key``: model name, speed flags, cores), so a different CPU
+   calibrates again.
+
+Loading and timing take about 20–40 s on a 2-core machine, once per CPU. The
+measuring is injected (``load``), so the choice itself is tested with fakes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from core_engine.atomic_files import atomic_write_path
+from core_engine.cpu_info import cpu_info, cpu_key
+
+logger = logging.getLogger(__name__)
+
+CALIBRATION_FILE = "engine-calibration.json"
+#: Most sessions tried: each one holds its own copy of the weights (~350 MB of RSS for int8).
+MAX_SESSIONS = 2
+#: Public domain (Edgar Allan Poe, "The Tell-Tale Heart", 1843); 4 sentences, 236 characters.
+CALIBRATION_TEXT = (
+    "True! Nervous, very, very dreadfully nervous I had been and am. "
+    "But why will you say that I am mad? "
+    "The disease had sharpened my senses, not destroyed them. "
+    "Above all was the sense of hearing acute."
+)
+WARMUP_TEXT = "Hello there."
+#: Calibration voice speed (the model default).
+CALIBRATION_SPEED = 1.0
+
+
+@dataclass(frozen=True)
+class EngineLayout:
+    """How synthesis spreads over the cores.
+
+    Attributes:
+        sessions: ONNX Runtime sessions run side by side over consecutive chunks (≥ 1).
+        threads_per_session: ``intra_op_num_threads`` of each; 0 = onnxruntime's default
+            (one per core).
+    """
+
+    sessions: int = 1
+    threads_per_session: int = 0
+
+    @property
+    def label(self) -> str:
+        """``"1 session x all cores"`` or ``"2 sessions x 1 thread"``."""
+        threads = "all cores" if self.threads_per_session == 0 else f"{self.threads_per_session} thread" + (
+            "s" if self.threads_per_session > 1 else "")
+        return f"{self.sessions} session{'s' if self.sessions > 1 else ''} x {threads}"
+
+
+DEFAULT_LAYOUT = EngineLayout(1, 0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The stored outcome of :func:`calibrate`.
+
+    Attributes:
+        cpu_key: ``cpu_info.cpu_key()`` of the CPU it was measured on.
+        cpu: ``CpuInfo.as_dict()`` of that CPU.
+        variant: the fastest model variant ("official", "bundled-int8", "bundled-float32").
+        layout: the fastest :class:`EngineLayout` for that variant.
+        variant_chars_per_second: characters of text per second of wall time, per variant
+            (one session, default threads).
+        layout_chars_per_second: the same per layout label, for ``variant``.
+        text_chars: length of the calibration text (characters).
+        calibrated_at: ISO 8601, UTC.
+    """
+
+    cpu_key: str
+    cpu: dict
+    variant: str
+    layout: EngineLayout
+    variant_chars_per_second: dict[str, float] = field(default_factory=dict)
+    layout_chars_per_second: dict[str, float] = field(default_factory=dict)
+    text_chars: int = len(CALIBRATION_TEXT)
+    calibrated_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (what the file holds and ``GET /api/engine/`` reports)."""
+        data = asdict(self)
+        data["layout"] = asdict(self.layout)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Calibration":
+        """Inverse of :meth:`as_dict`. Raises KeyError/TypeError/ValueError for a malformed one."""
+        layout = EngineLayout(int(data["layout"]["sessions"]), int(data["layout"]["threads_per_session"]))
+        if layout.sessions < 1 or layout.threads_per_session < 0:
+            raise ValueError(f"bad layout {layout}")
+        return cls(
+            cpu_key=str(data["cpu_key"]), cpu=dict(data.get("cpu") or {}), variant=str(data["variant"]), layout=layout,
+            variant_chars_per_second={str(k): float(v) for k, v in (data.get("variant_chars_per_second") or {}).items()},
+            layout_chars_per_second={str(k): float(v) for k, v in (data.get("layout_chars_per_second") or {}).items()},
+            text_chars=int(data.get("text_chars") or len(CALIBRATION_TEXT)),
+            calibrated_at=str(data.get("calibrated_at") or ""),
+        )
+
+
+def calibration_path(models_dir: Path | str) -> Path:
+    """``<models_dir>/engine-calibration.json``."""
+    return Path(models_dir) / CALIBRATION_FILE
+
+
+def read_calibration(models_dir: Path | str, key: str | None = None) -> Calibration | None:
+    """The stored calibration if it was measured on this CPU (``key``, default ``cpu_key()``), else None.
+
+    A missing, unreadable or malformed file is None (and calibration runs again).
+    """
+    path = calibration_path(models_dir)
+    try:
+        calibration = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        logger.warning("Ignoring unreadable engine calibration %s", path, exc_info=True)
+        return None
+    return calibration if calibration.cpu_key == (key or cpu_key()) else None
+
+
+def write_calibration(models_dir: Path | str, calibration: Calibration) -> Path:
+    """Write ``calibration`` atomically beside the model; returns the path."""
+    path = calibration_path(models_dir)
+    with atomic_write_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(calibration.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def choose_fastest(seconds: dict[Any, float]) -> Any:
+    """The key with the smallest time (the first one on a tie). Raises ValueError when empty."""
+    if not seconds:
+        raise ValueError("nothing was measured")
+    return min(seconds, key=lambda key: (seconds[key], list(seconds).index(key)))
+
+
+def calibration_chunks(tokenizer, text: str = CALIBRATION_TEXT, lang: str = "en-us") -> list[str]:
+    """The calibration text phonemized (espeak-ng through ``tokenizer.phonemize``), one chunk per sentence."""
+    sentences = [s.strip() + "." for s in text.replace("!", ".").replace("?", ".").split(".") if s.strip()]
+    return [" ".join(tokenizer.phonemize(sentence, lang).split()) for sentence in sentences]
+
+
+def time_chunks(kokoros: Sequence, chunks: Sequence[str], voice: str, speed: float = CALIBRATION_SPEED) -> float:
+    """Wall seconds to synthesize ``chunks`` (phonemes) with ``kokoros`` side by side.
+
+    One session: in order on this thread. Several: a thread per session, each chunk
+    run on whichever session is free (as ``KokoroEngine.synthesize`` does).
+    """
+    def run(kokoro, phonemes: str) -> None:
+        kokoro.create(phonemes, voice=voice, speed=speed, is_phonemes=True, trim=False)
+
+    started = time.perf_counter()
+    if len(kokoros) == 1:
+        for phonemes in chunks:
+            run(kokoros[0], phonemes)
+    else:
+        free: queue.Queue = queue.Queue()
+        for kokoro in kokoros:
+            free.put(kokoro)
+
+        def job(phonemes: str) -> None:
+            kokoro = free.get()
+            try:
+                run(kokoro, phonemes)
+            finally:
+                free.put(kokoro)
+
+        with ThreadPoolExecutor(max_workers=len(kokoros), thread_name_prefix="calibrate") as pool:
+            list(pool.map(job, chunks))
+    return time.perf_counter() - started
+
+
+Loader = Callable[[Any, EngineLayout], list]
+
+
+def calibrate(
+    variants: dict[str, Any],
+    load: Loader,
+    *,
+    cores: int | None = None,
+    voice: str | None = None,
+    text: str = CALIBRATION_TEXT,
+    timer: Callable[[Sequence, Sequence[str], str], float] = time_chunks,
+) -> Calibration:
+    """Measure ``variants`` (variant name → model files) and the session layouts; return the fastest.
+
+    Args:
+        variants: the variants available, in order of preference on a tie.
+        load: ``load(files, layout)`` → that many loaded ``kokoro_onnx.Kokoro`` (sessions).
+        cores: cores to plan for (default ``cpu_info().cores``).
+        voice: voice id to time with (default the first voice of the first session).
+        text: the calibration text (default :data:`CALIBRATION_TEXT`).
+        timer: ``timer(kokoros, phoneme_chunks, voice)`` → seconds (:func:`time_chunks`).
+
+    Raises:
+        ValueError: ``variants`` is empty.
+        Exception: whatever loading or synthesis raise.
+    """
+    if not variants:
+        raise ValueError("no model variant to calibrate")
+    cores = cores or cpu_info().cores
+    variant_seconds: dict[str, float] = {}
+    chunks: list[str] = []
+    for name, files in variants.items():
+        kokoros = load(files, DEFAULT_LAYOUT)
+        chunks = chunks or calibration_chunks(kokoros[0].tokenizer, text)
+        voice = voice or sorted(kokoros[0].get_voices())[0]
+        timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())], voice)
+        variant_seconds[name] = timer(kokoros, chunks, voice)
+        logger.info("Calibration: %s, %s: %.2f s for %d characters", name, DEFAULT_LAYOUT.label, variant_seconds[name], len(text))
+        del kokoros
+    variant = choose_fastest(variant_seconds)
+
+    layout_seconds: dict[EngineLayout, float] = {DEFAULT_LAYOUT: variant_seconds[variant]}
+    sessions = min(cores, MAX_SESSIONS, len(chunks))
+    if sessions > 1:
+        parallel = EngineLayout(sessions, 1)
+        kokoros = load(variants[variant], parallel)
+        timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())] * sessions, voice)
+        layout_seconds[parallel] = timer(kokoros, chunks, voice)
+        logger.info("Calibration: %s, %s: %.2f s", variant, parallel.label, layout_seconds[parallel])
+        del kokoros
+    layout = choose_fastest(layout_seconds)
+    info = cpu_info()
+    return Calibration(
+        cpu_key=cpu_key(info),
+        cpu=info.as_dict(),
+        variant=variant,
+        layout=layout,
+        variant_chars_per_second={name: round(len(text) / s, 1) for name, s in variant_seconds.items()},
+        layout_chars_per_second={lay.label: round(len(text) / s, 1) for lay, s in layout_seconds.items()},
+        text_chars=len(text),
+        calibrated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -3,6 +3,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from api.views import (
+    EngineView,
     GlobalSettingsView,
     ProjectViewSet,
     PronunciationRuleViewSet,
@@ -23,6 +24,7 @@ router.register("segments", SegmentViewSet, basename="segment")
 urlpatterns = [
     path("settings/", GlobalSettingsView.as_view(), name="settings"),
     path("voices/", VoiceListView.as_view(), name="voices"),
+    path("engine/", EngineView.as_view(), name="engine"),
     path("voices/preview/", VoicePreviewView.as_view(), name="voice-preview"),
     path("speech/preview/", SpeechPreviewView.as_view(), name="speech-preview"),
     path(

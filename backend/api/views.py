@@ -7,6 +7,7 @@ Endpoints (router in ``api/urls.py``):
   ``GET /api/projects/{id}/exports/``, ``GET/DELETE /api/projects/{id}/exports/{export_id}/``
 - ``/api/segments/`` CRUD (``?project=<id>``), ``POST /api/segments/{id}/generate-audio/``
 - ``GET/PATCH /api/settings/``, ``GET /api/voices/``, ``POST /api/voices/preview/`` (a WAV sample)
+- ``GET /api/engine/``: model variant, CPU, measured speeds, thread settings
 - ``/api/projects/{id}/lexicon/`` CRUD (pronunciation rules), ``POST /api/speech/preview/``
 - ``GET /api/projects/{id}/tasks/``: the project's active and recent tasks (re-attach)
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
@@ -38,6 +39,7 @@ from api.serializers import (
 )
 from api.services.audio_generation import start_project_audio_generation, start_segment_audio_generation
 from api.services.audiobook_export import export_body, start_project_export
+from api.services.engine_info import describe_engine
 from api.services.manuscript_import import parse_manuscript
 from api.services.narration import preview_text
 from api.services.voice_samples import voice_sample
@@ -273,6 +275,14 @@ class VoiceListView(APIView):
                 "max_blend_voices": MAX_BLEND_VOICES,
             }
         )
+
+
+class EngineView(APIView):
+    """``GET /api/engine/``: the model variant in use, the CPU, the measured characters per
+    second of each variant and the session/thread settings (``describe_engine``)."""
+
+    def get(self, request):
+        return Response(describe_engine())
 
 
 TASK_NOT_FOUND = {"error": "Task not found"}

@@ -41,6 +41,7 @@ import type {
   TaskStatusResponse,
   VoicePreviewRequest,
   VoicesResponse,
+  EngineInfo,
 } from "./types";
 
 /** Prefix of every API path. */
@@ -379,6 +380,11 @@ export async function updateSettings(changes: Partial<GlobalSettings>): Promise<
 /** `GET /api/voices/`: the installed model's voice ids, whether the model is available, `max_blend_voices`. */
 export async function getVoices(): Promise<VoicesResponse> {
   return (await api.get<VoicesResponse>("/voices/")).data;
+}
+
+/** `GET /api/engine/`: the model variant, the CPU, measured chars/s per variant and the thread settings. */
+export async function getEngine(): Promise<EngineInfo> {
+  return (await api.get<EngineInfo>("/engine/")).data;
 }
 
 /**

@@ -398,6 +398,38 @@ export interface VoicesResponse {
   max_blend_voices: number;
 }
 
+/** A session layout: `threads_per_session` 0 is onnxruntime's default (one thread per core). */
+export interface EngineLayout {
+  sessions: number;
+  threads_per_session: number;
+}
+
+/** `GET /api/engine/`: what the TTS engine runs with on this machine (issue 10). */
+export interface EngineInfo {
+  model_available: boolean;
+  /** "official" | "bundled-int8" | "bundled-float32" */
+  variant: string | null;
+  model_file: string | null;
+  variants_available: string[];
+  forced_variant: string | null;
+  loaded: boolean;
+  exact_cues: boolean | null;
+  engine_version: number;
+  cpu: { model_name: string; flags: string[]; cores: number; vnni: boolean };
+  calibration: {
+    variant: string;
+    layout: EngineLayout;
+    variant_chars_per_second: Record<string, number>;
+    layout_chars_per_second: Record<string, number>;
+    text_chars: number;
+    calibrated_at: string;
+  } | null;
+  /** Characters of text per second of wall time, per variant, as calibrated. */
+  chars_per_second: Record<string, number>;
+  threads: EngineLayout & { forced_sessions: number | null; source: "forced" | "calibrated" | "default" };
+  audio_cache: { max_bytes: number };
+}
+
 /** The most voices a blend may mix (issue 9), used until `GET /api/voices/` has answered. */
 export const DEFAULT_MAX_BLEND_VOICES = 5;
 

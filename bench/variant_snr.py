@@ -17,7 +17,9 @@ written into models/). For ~5 English sentences from ``../shared/data/stories/``
   24 kHz), the waveform SNR in dB of float vs int8 on the common prefix (int8 as the
   signal, the difference as noise), the SNR of STFT magnitudes (n_fft 1024, hop 256)
   on the common prefix, and the predicted durations (``/encoder/Round_output_0``,
-  frames of 600 samples) of both: total frames and how many phonemes differ;
+  frames of 600 samples) of both: total frames and how many phonemes differ, and
+  both SNRs again on the prefix before the first phoneme whose duration differs
+  (where the two variants are still time-aligned);
 * the RTF (wall seconds / audio seconds; < 1 is faster than real time) of each variant
   through ``Kokoro.create`` with trimming (the app's path), measured alternately in
   one run (int8 and float take turns, the order flipping every round), median and
@@ -55,6 +57,7 @@ VOICES = MODELS / "voices_ja.npz"
 STORIES = ROOT.parent / "shared" / "data" / "stories"
 ROUND = "/encoder/Round_output_0"
 SAMPLE_RATE = 24000
+HOP = 600  # samples per duration frame at 24 kHz
 FALLBACK = [  # Grimm, "Rumpelstiltskin" (public domain)
     "By the side of a wood, in a country a long way off, ran a fine stream of water.",
     "The miller's house was close by, and the miller had a very beautiful daughter.",
@@ -154,7 +157,8 @@ def main() -> None:
         print(f"voice {voice}, speed 1.0, sentences from {source}")
         tok = kokoro["int8"].tokenizer
 
-        print("\n#  chars phon | samples int8 / fp32 | SNR wave dB | SNR |STFT| dB | frames int8 / fp32, phonemes differing")
+        print("\n#  chars phon | samples int8 / fp32 | SNR wave dB | SNR |STFT| dB | frames int8 / fp32, phonemes differing "
+              "| aligned prefix (before the first differing duration): wave / |STFT| SNR dB")
         for i, text in enumerate(texts, 1):
             phonemes = " ".join(tok.phonemize(text, "en-us").split())
             tokens = tok.tokenize(phonemes)
@@ -167,10 +171,18 @@ def main() -> None:
                     "speed": np.array([1.0], dtype=np.float32)}
             dur = {k: taps[k].run([ROUND], feed)[0].ravel() for k in variants}
             differ = int(np.sum(dur["int8"] != dur["fp32"]))
+            first = np.nonzero(dur["int8"] != dur["fp32"])[0]
+            # samples before the first phoneme whose duration differs: both variants are time-aligned there
+            aligned = min(n, int(dur["int8"][: first[0] if len(first) else len(dur["int8"])].sum()) * HOP)
+            if aligned >= 4096:
+                al = f"{snr_db(a[:aligned], b[:aligned]):6.2f} / {snr_db(magnitude(a[:aligned]), magnitude(b[:aligned])):6.2f}"
+            else:
+                al = "  (too short)  "
             same = "same length" if len(a) == len(b) else "LENGTHS DIFFER, common prefix"
             print(f"{i}  {len(text):4d} {len(tokens):4d} | {len(a):7d} / {len(b):7d} ({same}) | "
                   f"{snr_db(a[:n], b[:n]):6.2f} | {snr_db(magnitude(a[:n]), magnitude(b[:n])):6.2f} | "
-                  f"{int(dur['int8'].sum())} / {int(dur['fp32'].sum())}, {differ} of {len(dur['int8'])}")
+                  f"{int(dur['int8'].sum())} / {int(dur['fp32'].sum())}, {differ} of {len(dur['int8'])} | "
+                  f"{aligned / SAMPLE_RATE:5.2f} s: {al}")
             print(f"   {text}")
 
         for k in variants:  # warm up the app path once each

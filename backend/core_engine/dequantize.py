@@ -187,6 +187,7 @@ class _Rewriter:
 
         chain: list[onnx.NodeProto] = []
         bias_name: str | None = None
+        bias_div: onnx.NodeProto | None = None
         users = g.consumers.get(node.output[0], [])
         if len(users) != 1 or node.output[0] in g.graph_outputs:
             raise ValueError(f"{where}: integer output feeds {[u.op_type for u in users]}, expected one Cast or Add")
@@ -195,7 +196,7 @@ class _Rewriter:
             add = nxt
             chain.append(add)
             other = add.input[1] if add.input[0] == node.output[0] else add.input[0]
-            bias_name = self._quantized_bias(other, where)
+            bias_name, bias_div = self._quantized_bias(other, where)
             nxt = g.only_consumer(add.output[0], "Cast", where)
         if nxt.op_type != "Cast":
             raise ValueError(f"{where}: integer output feeds {nxt.op_type}, expected Cast")
@@ -211,6 +212,8 @@ class _Rewriter:
         if scales_mul is None:
             raise ValueError(f"{where}: output scale {scale_in!r} has no producer")
         w_scale = _weight_scale(g, scales_mul, x_scale, where)
+        if bias_div is not None and bias_div.input[1] != scale_in:
+            raise ValueError(f"{where}: bias is divided by {bias_div.input[1]!r}, not the output scale {scale_in!r}")
 
         if node.op_type == "MatMulInteger":
             if w_q.ndim != 2:
@@ -231,8 +234,8 @@ class _Rewriter:
             self.replace[id(n)] = None
         self.counts[node.op_type] += 1
 
-    def _quantized_bias(self, name: str, where: str) -> str:
-        """Follow Reshape(Cast(Floor(Div(B, scale)))) back to B; return B's float tensor name (1-D)."""
+    def _quantized_bias(self, name: str, where: str) -> tuple[str, onnx.NodeProto]:
+        """Follow Reshape(Cast(Floor(Div(B, scale)))) back to B; return B's float name (1-D) and the Div."""
         g = self.g
         ops = ["Reshape", "Cast", "Floor", "Div"]
         cur = name
@@ -249,9 +252,8 @@ class _Rewriter:
         if bias is None or bias.dtype != np.float32:
             raise ValueError(f"{where}: bias {cur!r} is not a float32 constant")
         if bias.ndim != 1:
-            key = ("bias", cur)
-            return self._float_init(key, cur + "_flat", bias.reshape(-1))
-        return cur
+            return self._float_init(("bias", cur), cur + "_flat", bias.reshape(-1)), node
+        return cur, node
 
     # -- DynamicQuantizeLSTM --------------------------------------------------------
     def _lstm(self, node: onnx.NodeProto) -> None:

@@ -3,11 +3,11 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/cache_benchmark.py [--segments 10] [--story PATH]
+    .venv/bin/python bench/cache_benchmark.py [--segments 10] [--chars 120] [--story PATH]
 
 Uses a fresh temporary database and media folder (nothing of yours is touched)
-and the real Kokoro model. The first ``--segments`` paragraphs of the story
-become a project; then, each through ``generate-all-audio``'s service and the
+and the real Kokoro model. The story's first sentences, grouped into ``--segments``
+segments of at least ``--chars`` characters, become a project; then, each through ``generate-all-audio``'s service and the
 TaskManager's one worker:
 
 1. **cold**: every segment is synthesized with the project voice A (cache empty);
@@ -70,9 +70,26 @@ def run_batch(project, force: bool = False) -> dict:
     return {"wall": wall, "cpu": cpu, "audio": audio, "segments": len(state["completed_segments"])}
 
 
+def segment_texts(text: str, count: int, chars: int) -> list[str]:
+    """``count`` segment texts of whole sentences of ``text``, each at least ``chars`` characters."""
+    import re
+
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s]
+    segments, current = [], ""
+    for sentence in sentences:
+        current = f"{current} {sentence}".strip()
+        if len(current) >= chars:
+            segments.append(current)
+            current = ""
+        if len(segments) == count:
+            break
+    return segments
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=10)
+    parser.add_argument("--chars", type=int, default=120, help="characters per segment, at least (whole sentences)")
     parser.add_argument("--story", type=Path, default=DEFAULT_STORY)
     args = parser.parse_args()
 
@@ -85,7 +102,7 @@ def main() -> None:
         from core_engine.model_loader import KokoroModelLoader
 
         _, text = parse_story_file(args.story.read_text(encoding="utf-8"))
-        paragraphs = [p for p in text.split("\n\n") if p.strip()][: args.segments]
+        paragraphs = segment_texts(text, args.segments, args.chars)
         project = import_story(title="cache bench", text="\n\n".join(paragraphs))
         chars = sum(len(p) for p in paragraphs)
         voices = KokoroModelLoader.get_voices()

@@ -13,7 +13,9 @@ subprocess:
 
 * ``bare``: ``kokoro_onnx.Kokoro(model_path, voices_path).create(text, voice, speed=1.0, lang="en-us")``;
 * ``storyflow``: ``core_engine.tts_wrapper.synthesize(text, voice, 1.0)`` (Django settings
-  configured as in ``bench/tts_benchmark.py``, apps not loaded).
+  configured as in ``bench/tts_benchmark.py``, apps not loaded), with the variant and
+  session layout the engine calibration chose for this CPU (measured before the first
+  run if not yet stored in models/; the load time excludes it). Each run prints both.
 
 For each run it prints model load time (excluded from RTF), wall seconds of synthesis,
 audio seconds, RTF (= wall / audio) and the subprocess's peak RSS (``ru_maxrss``).
@@ -82,14 +84,20 @@ def child_engine(args) -> dict:
         from core_engine.tts_wrapper import synthesize
 
         started = time.perf_counter()
-        KokoroModelLoader.get_session()
+        KokoroModelLoader.ensure_calibrated()  # first use on this CPU only (stored in models/)
+        KokoroModelLoader.get_sessions()
         load = time.perf_counter() - started
         started = time.perf_counter()
         result = synthesize(text, args.voice, 1.0)
         wall = time.perf_counter() - started
         audio_seconds = result.duration
+        files, layout = KokoroModelLoader.loaded_files(), KokoroModelLoader.loaded_layout()
+        return {"engine": args.engine, "characters": len(text), "load_seconds": load, "wall_seconds": wall,
+                "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb(),
+                "variant": files.variant, "layout": layout.label}
     return {"engine": args.engine, "characters": len(text), "load_seconds": load, "wall_seconds": wall,
-            "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb()}
+            "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb(),
+            "variant": "bundled-int8 (bare)", "layout": "kokoro-onnx default"}
 
 
 def sentences_of(args, count: int = 12) -> list[str]:
@@ -170,7 +178,7 @@ def main_ratio(args) -> dict:
             runs[engine].append(r)
             print(f"round {round_ + 1} {engine:<9}: load {r['load_seconds']:.2f} s, wall {r['wall_seconds']:.2f} s, "
                   f"audio {r['audio_seconds']:.2f} s, RTF {r['rtf']:.3f}, peak RSS {r['peak_rss_mb']:.0f} MB "
-                  f"(loadavg after {r['loadavg']})", flush=True)
+                  f"[{r['variant']}, {r['layout']}] (loadavg after {r['loadavg']})", flush=True)
         b, s = runs["bare"][-1]["rtf"], runs["storyflow"][-1]["rtf"]
         print(f"round {round_ + 1} ratio bare RTF / StoryFlow RTF = {b / s:.3f}", flush=True)
     med = {e: statistics.median(r["rtf"] for r in rs) for e, rs in runs.items()}

@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from core_engine.atomic_files import atomic_write_path
 
 __all__ = ["dequantize_model", "dequantize_graph"]
 
@@ -377,23 +378,15 @@ def dequantize_model(src_path: str | os.PathLike, dst_path: str | os.PathLike) -
     dst = Path(dst_path)
     model = onnx.load(str(src))
     counts = dequantize_graph(model)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        onnx.save_model(model, tmp)
+    with atomic_write_path(dst) as tmp:  # temp file beside dst, then os.replace; removed on error
+        onnx.save_model(model, str(tmp))
         del model
-        onnx.checker.check_model(tmp)
+        onnx.checker.check_model(str(tmp))
         digest = hashlib.sha256()
         with open(tmp, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         size = os.path.getsize(tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     counts["sha256"] = digest.hexdigest()
     counts["size_bytes"] = size
     return counts

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 CALIBRATION_FILE = "engine-calibration.json"
 #: Most sessions tried: each one holds its own copy of the weights (~350 MB of RSS for int8).
 MAX_SESSIONS = 2
-#: Public domain (Edgar Allan Poe, "The Tell-Tale Heart", 1843); 4 sentences, 236 characters.
+#: Public domain (after Edgar Allan Poe, "The Tell-Tale Heart", 1843); 4 sentences, 198 characters.
 CALIBRATION_TEXT = (
     "True! Nervous, very, very dreadfully nervous I had been and am. "
     "But why will you say that I am mad? "

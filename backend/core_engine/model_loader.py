@@ -190,10 +190,40 @@ class KokoroModelLoader:
             # Calibrated in a folder it could not be written to (or failed): kept for this process.
             return cached[1] if cached is not None and cached[0] is None else None
         if cached is not None and cached[0] == key:
-            return cached[1]
-        calibration = engine_calibration.read_calibration(settings.TTS_MODELS_DIR)
-        cls._calibration_cache = (key, calibration)
-        return calibration
+            calibration = cached[1]
+        else:
+            calibration = engine_calibration.read_calibration(settings.TTS_MODELS_DIR)
+            cls._calibration_cache = (key, calibration)
+        return calibration if calibration is not None and cls._covers_candidates(calibration) else None
+
+    @classmethod
+    def _covers_candidates(cls, calibration: Calibration) -> bool:
+        """Whether ``calibration`` timed exactly the variants there are now to choose from
+        (a variant installed or removed since, e.g. the float32 one, means measuring again)."""
+        return set(calibration.variant_chars_per_second) == set(cls.calibration_candidates())
+
+    @classmethod
+    def calibration_candidates(cls) -> dict[str, ModelFiles]:
+        """The variants calibration times: the forced one if installed, else the official one
+        if installed, else every bundled one."""
+        found = cls.available_variants()
+        forced = forced_variant()
+        if forced in found:
+            return {forced: found[forced]}
+        if OFFICIAL in found:
+            return {OFFICIAL: found[OFFICIAL]}
+        return {name: files for name, files in found.items() if name != OFFICIAL}
+
+    @classmethod
+    def needs_calibration(cls) -> bool:
+        """True when ``ensure_calibrated`` would measure now (calibration on, a model installed,
+        nothing stored for this CPU, no failure in this process)."""
+        return (
+            bool(getattr(settings, "STORYFLOW_ENGINE_CALIBRATION", True))
+            and cls.stored_calibration() is None
+            and not cls._calibration_failed()
+            and bool(cls.available_variants())
+        )
 
     @classmethod
     def _calibration_failed(cls) -> bool:
@@ -231,14 +261,7 @@ class KokoroModelLoader:
             calibration = cls.stored_calibration()
             if calibration is not None or cls._calibration_failed():
                 return calibration
-            found = cls.available_variants()
-            forced = forced_variant()
-            if forced in found:
-                candidates = {forced: found[forced]}
-            elif OFFICIAL in found:
-                candidates = {OFFICIAL: found[OFFICIAL]}
-            else:
-                candidates = {name: files for name, files in found.items() if name != OFFICIAL}
+            candidates = cls.calibration_candidates()
             if not candidates:
                 return None
             started = time.perf_counter()

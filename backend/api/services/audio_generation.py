@@ -468,7 +468,10 @@ def synthesize_segment(
         return {"success": False, "audio_path": None, "duration": None, "error": "Segment was deleted before synthesis."}
     # At first use on this CPU this times the model variants (``engine_calibration``), so
     # the identity below already names the variant the audio will be made with.
-    KokoroModelLoader.ensure_calibrated()
+    if KokoroModelLoader.needs_calibration():
+        if progress is not None:
+            progress.advance(base_chars, stage=STAGE_PREPARING, step="Measuring the fastest model set-up for this CPU (once)")
+        KokoroModelLoader.ensure_calibrated()
     context = NarrationContext.for_project(segment.project)
     voice = context.voice_for(segment)
     identity = context.identity_for(segment)

@@ -118,7 +118,10 @@ def _install_fake_variants(models):
 
 def _store(models, variant, layout=DEFAULT_LAYOUT, key=None):
     info = cpu_info()
-    calibration = Calibration(cpu_key=key or cpu_key(info), cpu=info.as_dict(), variant=variant, layout=layout)
+    calibration = Calibration(
+        cpu_key=key or cpu_key(info), cpu=info.as_dict(), variant=variant, layout=layout,
+        variant_chars_per_second={"bundled-int8": 40.0, "bundled-float32": 50.0},
+    )
     write_calibration(models, calibration)
 
 
@@ -176,6 +179,22 @@ def test_first_use_calibrates_once_and_stores_the_choice(tmp_models_dir, setting
     assert len(loads) == count  # not measured again
     sessions = KokoroModelLoader.get_sessions()
     assert len(sessions) == calibration.layout.sessions
+
+
+def test_a_new_variant_means_calibrating_again(tmp_models_dir, settings):
+    """A calibration that timed only int8 does not decide once the float32 variant is installed."""
+    settings.STORYFLOW_ENGINE_CALIBRATION = True
+    (tmp_models_dir / "kokoro-v1.0.int8.onnx").write_bytes(b"x")
+    np.savez(tmp_models_dir / "voices_ja.npz", v=np.zeros((510, 1, 256), np.float32))
+    info = cpu_info()
+    write_calibration(tmp_models_dir, Calibration(
+        cpu_key=cpu_key(info), cpu=info.as_dict(), variant="bundled-int8", layout=EngineLayout(2, 1),
+        variant_chars_per_second={"bundled-int8": 40.0},
+    ))
+    assert KokoroModelLoader.stored_calibration() is not None and not KokoroModelLoader.needs_calibration()
+    (tmp_models_dir / "kokoro-v1.0.float32.onnx").write_bytes(b"x")
+    assert KokoroModelLoader.stored_calibration() is None
+    assert KokoroModelLoader.needs_calibration()
 
 
 def test_calibration_off_does_nothing(tmp_models_dir, settings):

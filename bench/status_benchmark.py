@@ -487,7 +487,11 @@ def main(argv: list[str] | None = None) -> int:
             port = sock.getsockname()[1]
         from core_engine.model_loader import KokoroModelLoader
 
-        KokoroModelLoader.get_session()  # load the model first: loading is not what is measured
+        KokoroModelLoader.ensure_calibrated()  # once per CPU, stored in models/: not what is measured
+        KokoroModelLoader.get_sessions()  # load the model first: loading is not what is measured
+        from api.tasks import get_task_manager
+
+        get_task_manager()  # as runserver's inner_run: the worker starts before any request thread
         app = get_internal_wsgi_application()
         from api.management.commands.runserver import StoryFlowWSGIServer
 

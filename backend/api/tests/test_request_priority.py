@@ -10,7 +10,7 @@ import pytest
 from django.core.servers.basehttp import WSGIRequestHandler
 
 from api.management.commands.runserver import StoryFlowWSGIServer, lower_thread_priority
-from api.tasks import TaskState, get_task_manager
+from api.tasks import TaskManager, TaskState, get_task_manager
 from api.tests.conftest import wait_for_task
 
 pytestmark = [
@@ -23,9 +23,13 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings):
+@pytest.mark.parametrize("manager_first", [True, False], ids=["manager made before serving", "made by a request"])
+def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings, task_manager, manager_first):
     settings.STORYFLOW_REQUEST_NICE = 7
     base = _nice()
+    if not manager_first:  # the first request makes the TaskManager: its worker must not inherit nice 7
+        task_manager.shutdown(wait=True)
+        TaskManager._instance = None
     seen: dict[str, int] = {}
 
     def app(environ, start_response):
@@ -36,7 +40,8 @@ def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    get_task_manager()  # created (worker started) here, as runserver's inner_run does
+    if manager_first:
+        get_task_manager()  # created (worker started) here, as runserver's inner_run does
     # what runserver serves with (django.core.servers.basehttp.run, threading=True)
     threaded = type("WSGIServer", (socketserver.ThreadingMixIn, StoryFlowWSGIServer), {"daemon_threads": True})
     server = threaded(("127.0.0.1", 0), WSGIRequestHandler)
@@ -50,6 +55,8 @@ def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings):
     finally:
         server.shutdown()
         server.server_close()
+        if not manager_first:
+            get_task_manager().shutdown(wait=True)
     assert seen["request"] == min(19, base + 7)
     assert seen["worker"] == base
     assert _nice() == base  # the serving thread itself is untouched

@@ -52,8 +52,9 @@ class StoryFlowWSGIServer(WSGIServer):
     nice-0 synthesis threads (weights 110 against 1024, kernel/sched/core.c
     ``sched_prio_to_weight``) while both want a core, and the whole CPU when
     synthesis is idle, so a tight loop of pollers slows synthesis little.
-    The task worker and the inference threads are started before serving
-    (``TaskManager`` starts its worker when created, in ``inner_run``), so they keep nice 0.
+    The task worker and the inference threads it starts keep nice 0: ``TaskManager``
+    starts its worker when created, which is in ``inner_run`` or else before the
+    first request thread lowers its priority.
     """
 
     request_queue_size = 128
@@ -61,6 +62,11 @@ class StoryFlowWSGIServer(WSGIServer):
     def finish_request(self, request, client_address):
         # Runs in the request's own thread: runserver serves with
         # type("WSGIServer", (ThreadingMixIn, this class), {}), whose process_request_thread calls it.
+        # The TaskManager (its worker thread) is made first if it is not yet, so it never
+        # inherits the lowered priority.
+        from api.tasks import get_task_manager
+
+        get_task_manager()
         lower_thread_priority(int(getattr(settings, "STORYFLOW_REQUEST_NICE", 0) or 0))
         super().finish_request(request, client_address)
 

@@ -63,6 +63,7 @@ from api.tasks.state import (
     TaskState,
     overall_and_eta,
     status_body,
+    STATUS_JSON_TTL,
     status_json,
 )
 
@@ -330,12 +331,37 @@ class TaskManager:
             state = self._tasks.get(task_id)
             return None if state is None else status_body(state)
 
-    def get_task_status_json(self, task_id: str) -> bytes | None:
+    def get_task_status_json(self, task_id: str, *, pace: bool = True) -> bytes | None:
         """The task's status body as JSON bytes (``state.status_json``: serialized once per
-        change, so pollers cost no recomputation), or None if not in memory."""
-        with self._tasks_lock:
+        change, so pollers cost no recomputation), or None if not in memory.
+
+        Pacing (``pace``): at most ``STATUS_ANSWERS_PER_TICK`` answers per task are given
+        at once in each 100 ms tick (``STATUS_JSON_TTL``, the body's own resolution); a
+        request beyond that, which could only get the same bytes, waits (without CPU)
+        for the task's next change or the next tick, at most 100 ms. Pollers at any
+        sane rate (50 clients every 2 s are 2.5 per tick) are never held; a client in
+        a tight loop is held to ~10 answers per tick instead of taking the CPU that
+        synthesis needs (``bench/status_benchmark.py --slowdown``).
+        """
+        with self._changed:
             state = self._tasks.get(task_id)
-            return None if state is None else status_json(state)
+            if state is None:
+                return None
+            if pace:
+                tick = int(time.monotonic() / STATUS_JSON_TTL)
+                answers = state.status_answers[1] if state.status_answers[0] == tick else 0
+                if answers >= STATUS_ANSWERS_PER_TICK:
+                    version = state.version
+                    deadline = (tick + 1) * STATUS_JSON_TTL
+                    while state.version == version and (remaining := deadline - time.monotonic()) > 0:
+                        self._changed.wait(remaining)
+                    state = self._tasks.get(task_id)
+                    if state is None:
+                        return None
+                    tick = int(time.monotonic() / STATUS_JSON_TTL)
+                    answers = state.status_answers[1] if state.status_answers[0] == tick else 0
+                state.status_answers = (tick, answers + 1)
+            return status_json(state)
 
     def wait_for_change(
         self, task_id: str, seen_version: int | None, timeout: float
@@ -597,6 +623,10 @@ def _register_exit_hook(hook: Callable[[], None]) -> None:
         register(hook)
     except RuntimeError:  # the interpreter is already shutting down
         pass
+
+
+#: Status answers per task given at once in one 100 ms tick (``get_task_status_json``).
+STATUS_ANSWERS_PER_TICK = 10
 
 
 def _start_worker() -> None:

@@ -201,6 +201,8 @@ class TaskState:
     final_progress: float | None = None
     #: ``((version, tick), JSON bytes)`` of the last status body served (``status_json``).
     status_cache: tuple[tuple, bytes] | None = field(default=None, repr=False, compare=False)
+    #: ``(tick, answers)``: status answers given in the current 100 ms tick (``TaskManager`` pacing).
+    status_answers: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
 
     def touch(self) -> None:
         """Mark a change (the event stream sends a new event)."""

@@ -46,3 +46,73 @@ def test_status_endpoint_sends_the_cached_bytes(client, task_manager):
     finally:
         gate.set()
     assert client.get("/api/tasks/no-such-task/status/").json() == {"error": "Task not found"}
+
+
+def _at_tick_start() -> None:
+    """Sleep until just after a 100 ms tick boundary, so a burst of calls fits in one tick."""
+    import time
+
+    while (time.monotonic() % STATUS_JSON_TTL) > 0.005:
+        time.sleep(0.001)
+
+
+@pytest.mark.django_db
+def test_a_tight_loop_is_held_to_the_next_tick(task_manager):
+    import threading
+    import time
+
+    from api.tasks.manager import STATUS_ANSWERS_PER_TICK
+
+    gate = threading.Event()
+    task_id = task_manager.submit_task(lambda: gate.wait(5))
+    try:
+        _at_tick_start()
+        started = time.monotonic()
+        for _ in range(STATUS_ANSWERS_PER_TICK):
+            task_manager.get_task_status_json(task_id)
+        assert time.monotonic() - started < 0.02  # the burst is answered at once
+        tick_end = (int(started / STATUS_JSON_TTL) + 1) * STATUS_JSON_TTL
+        body = task_manager.get_task_status_json(task_id)  # one too many in this tick: waits
+        assert time.monotonic() >= tick_end - 0.001
+        assert json.loads(body)["task_id"] == task_id
+        # unpaced reads (internal callers) never wait
+        _at_tick_start()
+        started = time.monotonic()
+        for _ in range(3 * STATUS_ANSWERS_PER_TICK):
+            task_manager.get_task_status_json(task_id, pace=False)
+        assert time.monotonic() - started < 0.05
+    finally:
+        gate.set()
+
+
+@pytest.mark.django_db
+def test_a_held_request_is_answered_at_the_next_change(task_manager):
+    import threading
+    import time
+
+    from api.tasks.manager import STATUS_ANSWERS_PER_TICK
+
+    gate = threading.Event()
+    task_id = task_manager.submit_task(lambda: gate.wait(5))
+    try:
+        _at_tick_start()
+        for _ in range(STATUS_ANSWERS_PER_TICK):
+            task_manager.get_task_status_json(task_id)
+        answered = {}
+
+        def held():
+            body = task_manager.get_task_status_json(task_id)
+            answered["at"], answered["body"] = time.monotonic(), json.loads(body)
+
+        thread = threading.Thread(target=held)
+        thread.start()
+        time.sleep(0.01)
+        assert thread.is_alive()  # held
+        progress = task_manager.progress(task_id)
+        changed_at = time.monotonic()
+        progress.advance(0, step="Synthesizing chunk 2 of 5")
+        thread.join(1)
+        assert answered["at"] - changed_at < 0.05  # released by the change, not by the tick
+        assert answered["body"]["current_step"] == "Synthesizing chunk 2 of 5"
+    finally:
+        gate.set()

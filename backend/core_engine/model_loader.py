@@ -326,7 +326,7 @@ class KokoroModelLoader:
         file changed, e.g. after ``install_model``) or the layout did (a new
         calibration). Loading the int8 model takes ~0.95 s against ~0.7 s without
         the duration output (``expose_durations = False``; see
-        ``_session_with_durations``): medians of 7 alternating fresh-process loads
+        ``_sessions_with_durations``): medians of 7 alternating fresh-process loads
         each way on a 2-core AMD EPYC with AVX512-VNNI. Each further session adds
         the time to build one from the already rewritten graph.
 
@@ -366,11 +366,21 @@ class KokoroModelLoader:
         """``layout.sessions`` new ``kokoro_onnx.Kokoro`` over ``files`` (not shared; see ``get_sessions``)."""
         if layout == DEFAULT_LAYOUT:
             return [cls._load(files)]
-        return [cls._load(files, threads=layout.threads_per_session) for _ in range(layout.sessions)]
+        return cls._load_many(files, layout.sessions, threads=layout.threads_per_session)
 
     @classmethod
     def _load(cls, files: ModelFiles, threads: int = 0) -> "kokoro_onnx.Kokoro":
         """One ``kokoro_onnx.Kokoro`` over ``files`` with ``threads`` intra-op threads (0 = onnxruntime's default)."""
+        return cls._load_many(files, 1, threads=threads)[0]
+
+    @classmethod
+    def _load_many(cls, files: ModelFiles, count: int, threads: int = 0) -> "list[kokoro_onnx.Kokoro]":
+        """``count`` ``kokoro_onnx.Kokoro`` over ``files``, each with ``threads`` intra-op threads.
+
+        The graph is rewritten with its duration output once (``_sessions_with_durations``)
+        and every session is built from that one file: rewriting it per session doubled the
+        load-time peak (1,146 MB RSS for two sessions in ``bench/engine_ratio.py``).
+        """
         import kokoro_onnx
         import onnxruntime
 
@@ -382,14 +392,15 @@ class KokoroModelLoader:
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        session = None
+        sessions = None
         if cls.expose_durations:
-            session = _session_with_durations(files.model_path, options)
-        if session is None:
-            session = onnxruntime.InferenceSession(
-                str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        return kokoro_onnx.Kokoro.from_session(session, str(files.voices_path))
+            sessions = _sessions_with_durations(files.model_path, options, count)
+        if sessions is None:
+            sessions = [
+                onnxruntime.InferenceSession(str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"])
+                for _ in range(count)
+            ]
+        return [kokoro_onnx.Kokoro.from_session(session, str(files.voices_path)) for session in sessions]
 
     @classmethod
     def loaded_layout(cls) -> EngineLayout | None:
@@ -484,13 +495,14 @@ def sha256_of(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def _session_with_durations(model_path: Path, options) -> "onnxruntime.InferenceSession | None":
-    """An InferenceSession of ``model_path`` with a ``"duration"`` output, or None to load it as it is.
+def _sessions_with_durations(model_path: Path, options, count: int = 1) -> "list[onnxruntime.InferenceSession] | None":
+    """``count`` InferenceSessions of ``model_path`` with a ``"duration"`` output, or None to load it as it is.
 
     Returns None (after logging why) when the graph already has a ``"duration"``
     output, when it has no ``DURATION_TENSOR``, or when ``onnx`` cannot read or
     rewrite it. The rewritten graph goes through a temporary file that is removed
-    at once: a session built from bytes keeps those bytes (~90 MB) for its whole life.
+    once the sessions are built: a session built from bytes keeps those bytes (~90 MB)
+    for its whole life. The protobuf is freed before the first session is built.
     """
     import onnx
     import onnxruntime
@@ -515,12 +527,14 @@ def _session_with_durations(model_path: Path, options) -> "onnxruntime.Inference
             timed_path = Path(folder) / model_path.name
             onnx.save(model, str(timed_path))
             del model
-            session = onnxruntime.InferenceSession(
-                str(timed_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            sessions = [
+                onnxruntime.InferenceSession(str(timed_path), sess_options=options, providers=["CPUExecutionProvider"])
+                for _ in range(count)
+            ]
     except Exception:
         logger.exception("Cannot add a duration output to %s: sentence timings will be estimated", model_path)
         return None
-    # kokoro-onnx's from_session reads the path back (it checks the file exists).
-    session._model_path = str(model_path)
-    return session
+    for session in sessions:
+        # kokoro-onnx's from_session reads the path back (it checks the file exists).
+        session._model_path = str(model_path)
+    return sessions

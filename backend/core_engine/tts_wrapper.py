@@ -71,7 +71,8 @@ ProgressCallback = Callable[[int, int, int, int], None]
 #: Version of the synthesis pipeline (chunking, phonemization, joining, loudness). Part of
 #: every segment's audio identity: bump it when a change makes the same text sound different,
 #: so that existing audio shows as out of date. 2: text normalization, lexicon, voice blends.
-ENGINE_VERSION = 2
+#: 3: chunks of 175 tokens, not 250 (``text_chunking.DEFAULT_TARGET_TOKENS``).
+ENGINE_VERSION = 3
 
 
 @lru_cache(maxsize=16384)
@@ -171,7 +172,7 @@ class KokoroEngine:
     Args:
         kokoro: a loaded ``kokoro_onnx.Kokoro`` (``KokoroModelLoader.get_session()``), or
             anything with a ``tokenizer`` (``phonemize(text, lang)``) for the text steps only.
-        target_tokens: chunk size in tokens (default 250; see text_chunking).
+        target_tokens: chunk size in tokens (default 175; see text_chunking).
         lexicon: the project's pronunciation rules, applied after text normalization.
         lang: espeak-ng language ("en-us", or "en-gb" for British voices; ``language_for_voice``).
         sessions: ``kokoro_onnx.Kokoro`` over the same model files, ``kokoro`` first
@@ -533,7 +534,7 @@ def synthesize(
         on_progress: optional ``(chunks_done, chunks_total, chars_done, chars_total)``
             callback, called once with ``chunks_done == 0`` before synthesis and after
             each chunk (from the calling thread). Exceptions it raises are logged and ignored.
-        target_tokens: chunk size in model tokens, 1–510 (default 250; ``chunk_text`` clamps it).
+        target_tokens: chunk size in model tokens, 1–510 (default 175; ``chunk_text`` clamps it).
         lexicon: pronunciation rules applied after text normalization (``compile_lexicon``).
 
     Returns:
@@ -629,7 +630,8 @@ def generate_audio(
     """Synthesize ``text`` into a WAV file at ``output_path`` (``synthesize``, then an atomic write).
 
     Args:
-        text: narration text, any length (chunked to ≤ 250 tokens internally).
+        text: narration text, any length (chunked to ≤ 175 tokens internally, longer only for a
+            clause that cannot be split).
         voice_id: one of ``KokoroModelLoader.get_voices()`` (e.g. "jf_alpha") or a blend of them.
         speed: speaking-rate multiplier, 0.5–2.0 (1.0 = model default).
         output_path: target .wav path; parent folders are created.

@@ -5,6 +5,7 @@ settings.TTS_MODELS_DIR by running ``install_model`` (idempotent: a sha256 check
 when already there). Real-model tests never skip: a missing model is installed,
 and a failure to install is a test error.
 """
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from core_engine.model_loader import KokoroModelLoader
+
+# Servers and commands the tests start as subprocesses do not calibrate the engine either.
+os.environ["STORYFLOW_ENGINE_CALIBRATION"] = "0"
 
 
 @pytest.fixture(autouse=True)

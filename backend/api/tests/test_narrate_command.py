@@ -116,7 +116,8 @@ def test_ctrl_c_cancels_cleanly_after_the_current_segment(tmp_path, installed_mo
     files = {"/media/" + str(p.relative_to(media)) for p in (media / "projects").rglob("*.wav")}
     assert files == pointed  # every file is in the database and every pointer has its file
     assert 1 <= len(files) < len(paragraphs)
-    assert not [p for p in media.rglob("*") if p.is_file() and p.suffix != ".wav"]  # no temp files left
+    assert not [p for p in (media / "projects").rglob("*") if p.is_file() and p.suffix != ".wav"]  # no temp files left
+    assert not [p for p in media.rglob("*.tmp")]
 
 
 def test_format_eta():

@@ -403,6 +403,11 @@ class KokoroModelLoader:
         return [kokoro_onnx.Kokoro.from_session(session, str(files.voices_path)) for session in sessions]
 
     @classmethod
+    def loaded_sessions(cls) -> "list[kokoro_onnx.Kokoro]":
+        """The loaded sessions as they are (``[]`` if nothing is loaded); never loads or reloads."""
+        return list(cls._sessions)
+
+    @classmethod
     def loaded_layout(cls) -> EngineLayout | None:
         """The layout of the loaded sessions, or None if nothing is loaded."""
         return cls._layout if cls._sessions else None

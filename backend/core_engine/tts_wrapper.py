@@ -23,6 +23,7 @@ import queue
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from functools import lru_cache
@@ -365,7 +366,7 @@ class KokoroEngine:
             has_speakable_content(chunk.text) and any(ch.isalpha() for ch in plan.phonemes)
             for chunk, plan in zip(chunks, plans)
         ]
-        results = self._chunk_results([plan.phonemes for plan, ok in zip(plans, speakable) if ok], voice, speed)
+        results = self._chunk_results([plan.phonemes for plan, ok in zip(plans, speakable) if ok], voice, float(speed))
         parts: list[np.ndarray] = []
         pauses: list[float] = []
         chunk_spans: list[list[tuple[int, int, int]]] = []  # per part: (sentence_index, start, end) in the part
@@ -409,31 +410,143 @@ class KokoroEngine:
 
     def _chunk_results(self, phonemes: list[str], voice, speed: float):
         """``synthesize_chunk``'s results for ``phonemes``, in order: one after another with one
-        session, else all queued at once on the sessions' pool. Closing the generator early
-        (an error) cancels the chunks not started yet."""
-        if len(self.sessions) == 1 or len(phonemes) < 2:
+        session, else all queued at once on the sessions' pool (taking the results of chunks a
+        ``prefetch`` queued already). Right after queueing, the thread's ``after_chunks_submitted``
+        callback runs once. Closing the generator early (an error) cancels the chunks not started yet."""
+        if len(self.sessions) == 1:
             for item in phonemes:
                 yield self.synthesize_chunk(item, voice, speed)
             return
-        free: queue.Queue = queue.Queue()
-        for kokoro in self.sessions:
-            free.put(kokoro)
-
-        def job(item: str):
-            kokoro = free.get()
-            try:
-                return self.synthesize_chunk(item, voice, speed, kokoro=kokoro)
-            finally:
-                free.put(kokoro)
-
-        pool = _inference_pool(len(self.sessions))
-        futures: list[Future] = [pool.submit(job, item) for item in phonemes]
+        futures = [
+            _take_prefetched(self._prefetch_key(item, voice, speed)) or self.submit_chunk(item, voice, speed)
+            for item in phonemes
+        ]
+        discard_prefetched()  # what is left was queued for a text that is not coming
+        _run_after_submit()
         try:
             for future in futures:
                 yield future.result()
         finally:
             for future in futures:
                 future.cancel()
+
+    def submit_chunk(self, phonemes: str, voice, speed: float) -> Future:
+        """Queue one chunk on the sessions' pool; the job runs on whichever session is free."""
+        free = _free_sessions(self.sessions)
+
+        def job():
+            kokoro = free.get()
+            try:
+                return self.synthesize_chunk(phonemes, voice, speed, kokoro=kokoro)
+            finally:
+                free.put(kokoro)
+
+        return _inference_pool(len(self.sessions)).submit(job)
+
+    def _prefetch_key(self, phonemes: str, voice, speed: float) -> tuple | None:
+        """What a prefetched chunk is found by: its phonemes, voice id, speed and sessions (None for a
+        blend's style matrix, which is not prefetched)."""
+        if not isinstance(voice, str):
+            return None
+        return (phonemes, voice, float(speed), id(self.sessions[0]), len(self.sessions))
+
+
+_prefetch_lock = threading.Lock()
+_prefetched: dict[tuple, Future] = {}
+_after_submit = threading.local()
+_free_lock = threading.Lock()
+_free: tuple[tuple[int, ...], queue.Queue] | None = None
+
+
+def _free_sessions(sessions: Sequence) -> queue.Queue:
+    """The queue of idle sessions shared by every job on ``sessions`` (one chunk per session at a time)."""
+    global _free
+    key = tuple(id(session) for session in sessions)
+    with _free_lock:
+        if _free is None or _free[0] != key:
+            free: queue.Queue = queue.Queue()
+            for session in sessions:
+                free.put(session)
+            _free = (key, free)
+        return _free[1]
+
+
+def _take_prefetched(key: tuple | None) -> Future | None:
+    if key is None:
+        return None
+    with _prefetch_lock:
+        return _prefetched.pop(key, None)
+
+
+def discard_prefetched() -> int:
+    """Cancel the prefetched chunks nobody took (those already running finish, unused); return how many."""
+    with _prefetch_lock:
+        futures = list(_prefetched.values())
+        _prefetched.clear()
+    for future in futures:
+        future.cancel()
+    return len(futures)
+
+
+@contextmanager
+def after_chunks_submitted(callback: Callable[[], None]):
+    """While active on this thread, ``callback()`` runs once, right after the next multi-session
+    synthesis has queued its chunks: the moment to ``prefetch`` the text that comes after it, whose
+    chunks then fill the sessions that the current text's last chunks leave idle. Exceptions in
+    ``callback`` are logged and ignored."""
+    previous = getattr(_after_submit, "callback", None)
+    _after_submit.callback = callback
+    try:
+        yield
+    finally:
+        _after_submit.callback = previous
+
+
+def _run_after_submit() -> None:
+    callback = getattr(_after_submit, "callback", None)
+    if callback is None:
+        return
+    _after_submit.callback = None
+    try:
+        callback()
+    except Exception:
+        logger.exception("after_chunks_submitted callback failed")
+
+
+def prefetch(text: str, voice_id: str, speed: float, *, lexicon: Lexicon = EMPTY_LEXICON) -> int:
+    """Queue ``text``'s chunks on the inference sessions now, behind those already queued.
+
+    A later ``synthesize`` of the same text (same chunks, voice, speed and sessions) takes
+    their results instead of queueing them again; a synthesis of anything else discards them.
+    Used between the segments of a batch (``api.services.audio_generation``): with N sessions,
+    a paragraph of one or two chunks would leave sessions idle at its end.
+
+    Returns:
+        Chunks queued: 0 with one session, for a blend, for a request ``synthesize`` would
+        refuse, or when the model is not loaded yet (prefetch never loads it).
+    """
+    sessions = KokoroModelLoader.loaded_sessions()
+    if len(sessions) < 2 or validate_request(text, voice_id, speed) is not None:
+        return 0
+    blend = parse_voice(voice_id, KokoroModelLoader.get_voices())
+    if blend.is_blend:
+        return 0
+    engine = KokoroEngine(sessions[0], lexicon=lexicon, lang=language_for_voice(blend), sessions=sessions)
+    voice = engine.voice_style(blend)
+    queued = 0
+    for chunk in engine.plan(text):
+        plan = engine.chunk_phonemes(chunk.pieces)
+        if not (has_speakable_content(chunk.text) and any(ch.isalpha() for ch in plan.phonemes)):
+            continue
+        key = engine._prefetch_key(plan.phonemes, voice, float(speed))
+        with _prefetch_lock:
+            if key in _prefetched:
+                continue
+        future = engine.submit_chunk(plan.phonemes, voice, float(speed))
+        with _prefetch_lock:
+            _prefetched[key] = future
+        queued += 1
+    return queued
 
 
 _pool_lock = threading.Lock()

@@ -15,6 +15,11 @@ points the database at it (with its sentence cues), so the database never
 points to a missing or partial file, and a file whose segment was deleted
 meanwhile is removed instead of left behind.
 
+Prefetch: in a batch, once a segment's chunks are queued on the engine's
+inference sessions, the next segment's chunks are queued behind them
+(:func:`prefetch_segment`), so a short paragraph's last chunk does not leave
+the other sessions idle.
+
 Audio cache (``core_engine.audio_cache``): before calling the model,
 ``synthesize_segment`` looks the segment up by :func:`cache_key_for` (its audio
 identity, its written text and the model file's SHA-256). A hit copies the cached
@@ -391,10 +396,12 @@ def narrate_segments(
             progress.set_progress(index, total, current_segment_id=segment_id)
         label = f"segment {index} of {total}" if in_batch else "segment"
         started = time.monotonic()
+        following = next((sid for sid in ids[index:] if sid not in finished_ids), None)
         try:
-            result = synthesize_segment(
-                segment_id, progress=progress, label=label, base_chars=done_chars, use_cache=use_cache
-            )
+            with tts_wrapper.after_chunks_submitted(lambda: prefetch_segment(following, use_cache=use_cache)):
+                result = synthesize_segment(
+                    segment_id, progress=progress, label=label, base_chars=done_chars, use_cache=use_cache
+                )
         except Exception as exc:  # one bad segment must not stop the batch
             logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
             result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
@@ -426,7 +433,31 @@ def narrate_segments(
                 + (f", {len(outcome.failed)} failed" if outcome.failed else ""),
                 cancelled=f"Cancelled after {narrated} segment{'s' if narrated != 1 else ''}",
             )
+    tts_wrapper.discard_prefetched()  # a cancel or a failure may leave the next segment's chunks queued
     return outcome
+
+
+def prefetch_segment(segment_id, *, use_cache: bool = True) -> int:
+    """Queue the chunks of the segment that comes next (``tts_wrapper.prefetch``), so they run on
+    the inference sessions the current segment's last chunks leave idle. Runs on the worker
+    thread, from inside the current segment's synthesis. Nothing is queued when there is no
+    next segment, when it is empty or gone, or when its audio is in the cache.
+
+    Returns:
+        The number of chunks queued.
+    """
+    if segment_id is None:
+        return 0
+    segment = Segment.objects.select_related("project").filter(id=segment_id).first()
+    if segment is None or not (segment.text_content or "").strip():
+        return 0
+    context = NarrationContext.for_project(segment.project)
+    voice = context.voice_for(segment)
+    if use_cache:
+        key = cache_key_for(context.identity_for(segment).digest, segment.text_content)
+        if key and audio_cache.lookup(key) is not None:
+            return 0
+    return tts_wrapper.prefetch(segment.text_content, voice.voice_id, voice.speed, lexicon=context.lexicon)
 
 
 def synthesize_segment(

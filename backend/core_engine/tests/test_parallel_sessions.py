@@ -14,7 +14,8 @@ import pytest
 
 from core_engine.engine_calibration import EngineLayout
 from core_engine.model_loader import KokoroModelLoader
-from core_engine.tts_wrapper import SAMPLE_RATE, KokoroEngine
+from core_engine import tts_wrapper
+from core_engine.tts_wrapper import SAMPLE_RATE, KokoroEngine, after_chunks_submitted, prefetch
 
 TEXT = (
     "The first sentence is here. A second one follows it. Then comes the third sentence. "
@@ -85,6 +86,45 @@ def test_a_failing_chunk_raises_out_of_synthesize():
     parallel.synthesize_chunk = fail_on_second
     with pytest.raises(RuntimeError, match="onnxruntime failed"):
         parallel.synthesize(chunks, "v", 1.0)
+
+
+def test_the_next_text_is_prefetched_behind_the_current_one_and_taken(monkeypatch):
+    chunks, _, parallel, log = _engines()
+    sessions = parallel.sessions
+    monkeypatch.setattr(KokoroModelLoader, "loaded_sessions", classmethod(lambda cls: list(sessions)))
+    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: ["v"]))
+    monkeypatch.setattr(tts_wrapper, "validate_request", lambda *args: None)
+    following = "Another paragraph follows. It has two short sentences in it."
+    queued: list[int] = []
+    with after_chunks_submitted(lambda: queued.append(prefetch(following, "v", 1.0))):
+        parallel.synthesize(chunks, "v", 1.0)
+    assert queued and queued[0] >= 1
+    submitted: list[str] = []
+    original_submit = KokoroEngine.submit_chunk
+    monkeypatch.setattr(
+        KokoroEngine, "submit_chunk",
+        lambda self, phonemes, voice, speed: submitted.append(phonemes) or original_submit(self, phonemes, voice, speed),
+    )
+    second = KokoroEngine(sessions[0], sessions=sessions)
+    plan = second.plan(following)
+    result = second.synthesize(plan, "v", 1.0)
+    second_phonemes = [second.chunk_phonemes(c.pieces).phonemes for c in plan]
+    assert submitted == []  # every chunk of the second text came from the prefetch
+    assert sorted(p for _, p in log if p in second_phonemes) == sorted(second_phonemes)  # each ran once
+    fresh = KokoroEngine(sessions[0]).synthesize(plan, "v", 1.0)
+    assert np.array_equal(result.audio, fresh.audio)
+    assert tts_wrapper.discard_prefetched() == 0
+
+
+def test_an_unused_prefetch_is_discarded(monkeypatch):
+    chunks, _, parallel, log = _engines()
+    sessions = parallel.sessions
+    monkeypatch.setattr(KokoroModelLoader, "loaded_sessions", classmethod(lambda cls: list(sessions)))
+    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: ["v"]))
+    monkeypatch.setattr(tts_wrapper, "validate_request", lambda *args: None)
+    assert prefetch("A text that will never be asked for.", "v", 1.0) == 1
+    parallel.synthesize(chunks, "v", 1.0)  # another text: the prefetched chunk is not taken
+    assert tts_wrapper.discard_prefetched() == 0  # it was dropped when the other text was queued
 
 
 @pytest.mark.real_model

@@ -32,23 +32,6 @@ from pathlib import Path
 from task_bench_common import DEFAULT_STORY, setup_django
 
 
-def cpu_name() -> str:
-    """``model name`` of /proc/cpuinfo, its VNNI flags and the core count."""
-    import os
-
-    name, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name == "unknown CPU":
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    vnni = [flag for flag in ("avx512_vnni", "avx_vnni") if flag in flags] or ["no VNNI"]
-    return f"{name}, {os.cpu_count()} cores, {' + '.join(vnni)}"
-
-
 def run_batch(project, force: bool = False) -> dict:
     """Run one generate-all batch to its end; return wall s, CPU s, audio s and the status."""
     from api.services.audio_generation import start_project_audio_generation
@@ -109,7 +92,9 @@ def main() -> None:
         voice_a, voice_b = voices[0], voices[1]
         KokoroModelLoader.get_session()  # load outside the timings
 
-        print(f"CPU: {cpu_name()}")
+        from core_engine.cpu_info import cpu_info
+
+        print(f"CPU: {cpu_info().describe()}")
         print(f"Text: {len(paragraphs)} segments, {chars} characters of {args.story.name}; voices {voice_a} / {voice_b}")
         rows = []
         for label, voice, force in (

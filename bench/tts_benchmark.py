@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -79,21 +78,21 @@ def load_story(path: Path, chars: int) -> str:
 
 
 def cpu_description() -> str:
-    """``"<model name>, <VNNI flags or 'no VNNI'>, <n> cores"`` of this machine (Linux /proc/cpuinfo;
-    the int8 model's speed depends on VNNI), e.g. ``"AMD EPYC, avx512_vnni, 2 cores"``."""
-    model, flags = "", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and not model:
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    vnni = sorted(flags & {"avx512_vnni", "avx_vnni"})
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model or platform.processor() or 'unknown CPU'}, {' '.join(vnni) or 'no VNNI'}, {cores} cores"
+    """``"<model name>, <VNNI flags or 'no VNNI'>, <n> cores"`` of this machine (the int8 model's
+    speed depends on VNNI), e.g. ``"AMD EPYC, avx512_vnni, 2 cores"``, from this checkout's
+    ``core_engine/cpu_info.py``, loaded by path: a ``--baseline-rev`` child has an older
+    ``core_engine`` first on sys.path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("storyflow_cpu_info", REPO / "backend" / "core_engine" / "cpu_info.py")
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    info = module.cpu_info()
+    vnni = [flag for flag in info.flags if flag in ("avx512_vnni", "avx_vnni")]
+    return f"{info.model_name}, {' '.join(vnni) or 'no VNNI'}, {info.cores} cores"
 
 
 def peak_rss_mb() -> float:

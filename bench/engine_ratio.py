@@ -14,8 +14,10 @@ subprocess:
 * ``bare``: ``kokoro_onnx.Kokoro(model_path, voices_path).create(text, voice, speed=1.0, lang="en-us")``;
 * ``storyflow``: ``core_engine.tts_wrapper.synthesize(text, voice, 1.0)`` (Django settings
   configured as in ``bench/tts_benchmark.py``, apps not loaded), with the variant and
-  session layout the engine calibration chose for this CPU (measured before the first
-  run if not yet stored in models/; the load time excludes it). Each run prints both.
+  session layout the engine calibration chose for this CPU, and on VNNI CPUs the
+  int8 convolutions as u8 x s8 GEMMs (``core_engine/conv_gemm.py``). Each run prints both.
+  The calibration (first use on a CPU; stored in models/) runs before the rounds in
+  its own subprocess; its time and peak RSS are printed apart from the rounds'.
 
 For each run it prints model load time (excluded from RTF), wall seconds of synthesis,
 audio seconds, RTF (= wall / audio) and the subprocess's peak RSS (``ru_maxrss``).
@@ -78,13 +80,23 @@ def child_engine(args) -> dict:
         audio, rate = kokoro.create(text, voice=args.voice, speed=1.0, lang="en-us")
         wall = time.perf_counter() - started
         audio_seconds = len(audio) / rate
-    else:
+    elif args.engine == "calibrate":
         setup_django()
         from core_engine.model_loader import KokoroModelLoader
+
+        needed = KokoroModelLoader.needs_calibration()
+        started = time.perf_counter()
+        calibration = KokoroModelLoader.ensure_calibrated()
+        return {"engine": "calibrate", "ran": needed, "seconds": time.perf_counter() - started,
+                "peak_rss_mb": peak_rss_mb(),
+                "calibration": calibration.as_dict() if calibration is not None else None}
+    else:
+        setup_django()
+        from core_engine.model_loader import KokoroModelLoader, conv_as_gemm_enabled
         from core_engine.tts_wrapper import synthesize
 
         started = time.perf_counter()
-        KokoroModelLoader.ensure_calibrated()  # first use on this CPU only (stored in models/)
+        KokoroModelLoader.ensure_calibrated()  # stored by the calibrate child before the rounds
         KokoroModelLoader.get_sessions()
         load = time.perf_counter() - started
         started = time.perf_counter()
@@ -94,7 +106,8 @@ def child_engine(args) -> dict:
         files, layout = KokoroModelLoader.loaded_files(), KokoroModelLoader.loaded_layout()
         return {"engine": args.engine, "characters": len(text), "load_seconds": load, "wall_seconds": wall,
                 "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb(),
-                "variant": files.variant, "layout": layout.label}
+                "variant": files.variant + (", convs as u8 x s8 GEMM" if conv_as_gemm_enabled() else ""),
+                "layout": layout.label}
     return {"engine": args.engine, "characters": len(text), "load_seconds": load, "wall_seconds": wall,
             "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb(),
             "variant": "bundled-int8 (bare)", "layout": "kokoro-onnx default"}
@@ -169,6 +182,16 @@ def main_ratio(args) -> dict:
     print(f"CPU: {cpu}; load average at start: {loadavg()}", flush=True)
     print(f"text: {args.story.name}, {len(load_story(args.story, args.chars))} characters, voice {args.voice}, "
           f"speed 1.0, {args.rounds} rounds", flush=True)
+    calibration = run_child(args, "--engine", "calibrate")
+    if calibration["ran"]:
+        print(f"engine calibration (first use on this CPU, own subprocess, not in the rounds): "
+              f"{calibration['seconds']:.1f} s, peak RSS {calibration['peak_rss_mb']:.0f} MB", flush=True)
+    else:
+        print("engine calibration: already stored for this CPU", flush=True)
+    if calibration["calibration"]:
+        c = calibration["calibration"]
+        print(f"  chosen {c['variant']}, {c['layout']}; chars/s {c['variant_chars_per_second']} "
+              f"{c['layout_chars_per_second']}", flush=True)
     runs: dict[str, list[dict]] = {"bare": [], "storyflow": []}
     for round_ in range(args.rounds):
         order = ("bare", "storyflow") if round_ % 2 == 0 else ("storyflow", "bare")
@@ -185,7 +208,8 @@ def main_ratio(args) -> dict:
     ratio = med["bare"] / med["storyflow"]
     rss = max(r["peak_rss_mb"] for r in runs["storyflow"])
     goal = GOAL_RATIO_VNNI if vnni else GOAL_RATIO_AVX2
-    summary = {"cpu": cpu, "vnni": vnni, "cores": os.cpu_count(), "runs": runs, "median_rtf": med,
+    summary = {"cpu": cpu, "vnni": vnni, "cores": os.cpu_count(), "calibration": calibration, "runs": runs,
+               "median_rtf": med,
                "ratio": ratio, "ratio_goal": goal, "ratio_met": ratio >= goal,
                "storyflow_peak_rss_mb": rss, "bare_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["bare"]),
                "rss_goal_mb": GOAL_RSS_MB, "rss_met": rss <= GOAL_RSS_MB}
@@ -226,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--engine", choices=("bare", "storyflow"), help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=("bare", "storyflow", "calibrate"), help=argparse.SUPPRESS)
     parser.add_argument("--config", choices=("one", "many"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

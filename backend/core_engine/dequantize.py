@@ -50,6 +50,7 @@ import hashlib
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -360,7 +361,11 @@ def dequantize_graph(model: onnx.ModelProto) -> dict:
     return dict(counts)
 
 
-def dequantize_model(src_path: str | os.PathLike, dst_path: str | os.PathLike) -> dict:
+def dequantize_model(
+    src_path: str | os.PathLike,
+    dst_path: str | os.PathLike,
+    transform: Callable[[onnx.ModelProto], object] | None = None,
+) -> dict:
     """Write a float32 copy of the dynamically quantized model ``src_path`` to ``dst_path``.
 
     Rewrites MatMulInteger -> MatMul, ConvInteger -> Conv (with the float bias where the
@@ -372,12 +377,16 @@ def dequantize_model(src_path: str | os.PathLike, dst_path: str | os.PathLike) -
 
     Returns the counts of rewritten ops (e.g. ``{"MatMulInteger": 148, "ConvInteger": 87,
     "DynamicQuantizeLSTM": 6, ...}``) plus ``"sha256"`` (hex of the written file) and
-    ``"size_bytes"``. Raises ValueError naming the node for a pattern it cannot rewrite.
+    ``"size_bytes"``. ``transform(model)``, if given, runs on the float32 graph before it
+    is checked and saved (``install_model`` adds the duration output with it).
+    Raises ValueError naming the node for a pattern it cannot rewrite.
     """
     src = Path(src_path)
     dst = Path(dst_path)
     model = onnx.load(str(src))
     counts = dequantize_graph(model)
+    if transform is not None:
+        transform(model)
     with atomic_write_path(dst) as tmp:  # temp file beside dst, then os.replace; removed on error
         onnx.save_model(model, str(tmp))
         del model

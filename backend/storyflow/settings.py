@@ -8,6 +8,7 @@ audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``,
 ``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own),
 ``STORYFLOW_MODEL_VARIANT``, ``STORYFLOW_TTS_SESSIONS``, ``STORYFLOW_ENGINE_CALIBRATION`` (1/0),
+``STORYFLOW_INT8_CONV_GEMM`` (auto/1/0),
 ``STORYFLOW_AUDIO_CACHE_MAX_BYTES``, ``STORYFLOW_REQUEST_NICE``.
 """
 import os
@@ -122,6 +123,9 @@ STORYFLOW_TTS_SESSIONS = int(_env("TTS_SESSIONS", "0"))
 # Time the model variants and session layouts at first use, once per CPU
 # (core_engine/engine_calibration.py; stored in TTS_MODELS_DIR). 0 turns it off.
 STORYFLOW_ENGINE_CALIBRATION = _env("ENGINE_CALIBRATION", "1") == "1"
+# Run the int8 graph's convolutions as u8 x s8 GEMMs (core_engine/conv_gemm.py):
+# "auto" = on CPUs with VNNI only (sample-identical there), "1" always, "0" never.
+STORYFLOW_INT8_CONV_GEMM = _env("INT8_CONV_GEMM", "auto")
 # Nice value added to each request thread of runserver (api/management/commands/runserver.py),
 # so that answering pollers takes CPU from synthesis only when it is idle. 0 turns it off.
 STORYFLOW_REQUEST_NICE = int(_env("REQUEST_NICE", "10"))

@@ -416,6 +416,8 @@ export interface EngineInfo {
   exact_cues: boolean | null;
   engine_version: number;
   cpu: { model_name: string; flags: string[]; cores: number; vnni: boolean };
+  /** The int8 graph's convolutions run as u8 x s8 GEMMs (VNNI CPUs; backend core_engine/conv_gemm.py). */
+  int8_conv_gemm: boolean;
   calibration: {
     variant: string;
     layout: EngineLayout;

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from core_engine import audio_cache, tts_wrapper
 from core_engine.cpu_info import cpu_info
-from core_engine.model_loader import KokoroModelLoader, forced_variant
+from core_engine.model_loader import BUNDLED_INT8, KokoroModelLoader, conv_as_gemm_enabled, forced_variant
 
 
 def describe_engine() -> dict[str, Any]:
@@ -23,6 +23,7 @@ def describe_engine() -> dict[str, Any]:
         "chars_per_second": {variant: float},   # characters of text per second of wall time, measured
         "threads": {"sessions": int, "threads_per_session": int (0 = onnxruntime's default, one per core),
         "forced_sessions": int | null, "source": "forced" | "calibrated" | "default"},
+        "int8_conv_gemm": bool,   # the int8 graph's convolutions run as u8 x s8 GEMMs (core_engine.conv_gemm)
         "audio_cache": {"max_bytes": int}}``.
     """
     files = KokoroModelLoader.resolve_model_files()
@@ -50,5 +51,6 @@ def describe_engine() -> dict[str, Any]:
             "forced_sessions": forced_sessions or None,
             "source": "forced" if forced_sessions > 0 else ("calibrated" if calibration else "default"),
         },
+        "int8_conv_gemm": bool(files and files.variant == BUNDLED_INT8 and conv_as_gemm_enabled()),
         "audio_cache": {"max_bytes": audio_cache.max_bytes()},
     }

@@ -15,10 +15,12 @@ def test_engine_shape_with_the_bundled_model(api_client, installed_model):
     assert set(body) == {
         "model_available", "variant", "model_file", "variants_available", "forced_variant", "loaded",
         "exact_cues", "engine_version", "cpu", "calibration", "chars_per_second", "threads", "audio_cache",
+        "int8_conv_gemm",
     }
     assert body["model_available"] is True
     assert body["variant"] in body["variants_available"]
     assert body["cpu"] == cpu_info().as_dict() and body["cpu"]["cores"] >= 1
+    assert body["int8_conv_gemm"] is (body["variant"] == "bundled-int8" and cpu_info().has_vnni)
     assert set(body["threads"]) == {"sessions", "threads_per_session", "forced_sessions", "source"}
     # calibration is off in tests: the defaults
     assert body["calibration"] is None and body["chars_per_second"] == {}

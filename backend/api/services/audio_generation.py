@@ -42,7 +42,10 @@ from django.conf import settings
 from django.db import transaction
 
 from api.models import Project, Segment
-from api.services.errors import BatchAlreadyRunning, EmptyText, ModelUnavailable, SegmentLocked, TasksShutDown
+from api.services import remote_synthesis
+from api.services.errors import (
+    BatchAlreadyRunning, BrokerUnavailable, EmptyText, ModelUnavailable, SegmentLocked, TasksShutDown,
+)
 from api.services.media_files import remove_empty_dirs, remove_file
 from api.services.narration import NarrationContext, VoiceSettings, check_voice_settings
 from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskManagerShutdownError, TaskProgress, TaskState, get_task_manager
@@ -63,9 +66,12 @@ PHASE_SYNTHESIS = "synthesis"
 
 
 def require_model() -> None:
-    """Raise :class:`ModelUnavailable` unless a TTS model is installed."""
+    """Raise :class:`ModelUnavailable` unless a TTS model is installed, and in ``celery`` mode
+    :class:`BrokerUnavailable` (503, naming the broker) unless Redis answers."""
     if not KokoroModelLoader.is_model_available():
         raise ModelUnavailable()
+    if remote_synthesis.is_remote():
+        remote_synthesis.check_broker()
 
 
 def check_voices(context: NarrationContext, segments: list[Segment]) -> VoiceSettings:
@@ -385,6 +391,9 @@ def narrate_segments(
     else:
         progress.phase(PHASE_SYNTHESIS)
     outcome = NarrationOutcome(done=[], failed=[])
+    remote = remote_synthesis.is_remote()
+    window = remote_synthesis.submit_window() if remote else 0
+    submitted: set[str] = set()
     for index, segment_id in enumerate(ids, start=1):
         if segment_id in finished_ids:
             continue
@@ -392,19 +401,28 @@ def narrate_segments(
             logger.info("Cancelled before segment %d of %d", index, total)
             outcome.cancelled = True
             break
+        if remote:  # keep the pool busy: this segment and the next ones are queued on the workers
+            for ahead in [sid for sid in ids[index - 1:] if sid not in finished_ids][:window]:
+                if ahead not in submitted:
+                    submitted.add(ahead)
+                    submit_segment(ahead, use_cache=use_cache)
         if spec_progress:
             progress.set_progress(index, total, current_segment_id=segment_id)
         label = f"segment {index} of {total}" if in_batch else "segment"
         started = time.monotonic()
         following = next((sid for sid in ids[index:] if sid not in finished_ids), None)
         try:
-            with tts_wrapper.after_chunks_submitted(lambda: prefetch_segment(following, use_cache=use_cache)):
+            with tts_wrapper.after_chunks_submitted(lambda: remote or prefetch_segment(following, use_cache=use_cache)):
                 result = synthesize_segment(
                     segment_id, progress=progress, label=label, base_chars=done_chars, use_cache=use_cache
                 )
         except Exception as exc:  # one bad segment must not stop the batch
             logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
             result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
+        if result.get("cancelled"):
+            logger.info("Cancelled during segment %d of %d", index, total)
+            outcome.cancelled = True
+            break
         chars = lengths.get(segment_id, 0)
         done_chars += chars
         if result["success"]:
@@ -434,6 +452,8 @@ def narrate_segments(
                 cancelled=f"Cancelled after {narrated} segment{'s' if narrated != 1 else ''}",
             )
     tts_wrapper.discard_prefetched()  # a cancel or a failure may leave the next segment's chunks queued
+    if remote_synthesis.is_remote():
+        remote_synthesis.discard_submitted()  # segments submitted ahead and not reached (a cancel)
     return outcome
 
 
@@ -458,6 +478,37 @@ def prefetch_segment(segment_id, *, use_cache: bool = True) -> int:
         if key and audio_cache.lookup(key) is not None:
             return 0
     return tts_wrapper.prefetch(segment.text_content, voice.voice_id, voice.speed, lexicon=context.lexicon)
+
+
+def submit_segment(segment_id, *, use_cache: bool = True) -> bool:
+    """``celery`` mode: send the segment's synthesis request to the pool ahead of its turn
+    (``remote_synthesis.submit``). Nothing is sent when it is empty or gone, or when its
+    audio is in the cache (answered here, with no round trip). Never raises: a broker
+    error now shows when the segment's turn comes.
+
+    Returns:
+        True if a request was sent (or already was).
+    """
+    segment = Segment.objects.select_related("project").filter(id=segment_id).first()
+    if segment is None or not (segment.text_content or "").strip():
+        return False
+    context = NarrationContext.for_project(segment.project)
+    voice = context.voice_for(segment)
+    if use_cache:
+        key = cache_key_for(context.identity_for(segment).digest, segment.text_content)
+        if key and audio_cache.lookup(key) is not None:
+            return False
+    if tts_wrapper.validate_request(segment.text_content, voice.voice_id, voice.speed):
+        return False
+    request = remote_synthesis.build_request(
+        segment.text_content, voice.voice_id, voice.speed, context.lexicon, KokoroModelLoader.model_sha256(),
+    )
+    try:
+        remote_synthesis.submit(request)
+    except BrokerUnavailable:
+        logger.warning("Could not submit segment %s ahead: the broker is unreachable", segment_id)
+        return False
+    return True
 
 
 def synthesize_segment(
@@ -537,14 +588,7 @@ def synthesize_segment(
         if progress is not None:
             progress.advance(base_chars + text_chars, stage=STAGE_WRITING, step=f"Writing {label} (from the audio cache)")
     else:
-        result = tts_wrapper.generate_audio(
-            text=segment.text_content,
-            voice_id=voice.voice_id,
-            speed=voice.speed,
-            output_path=output_path,
-            on_progress=on_progress,
-            lexicon=context.lexicon,
-        )
+        result = render_audio(segment.text_content, voice, context.lexicon, output_path, on_progress, progress)
         if not result["success"]:
             return result
         result["cached"] = False
@@ -573,7 +617,55 @@ def synthesize_segment(
         wall / result["duration"] if result["duration"] else float("nan"),
         ", audio cache" if result["cached"] else "", audio_url,
     )
+    if result.get("worker"):
+        worker = result["worker"]
+        logger.info("%s was synthesized on worker %s (pid %s)", label.capitalize(), worker.get("hostname"), worker.get("pid"))
     return {**result, "audio_url": audio_url}
+
+
+def render_audio(
+    text: str,
+    voice: VoiceSettings,
+    lexicon,
+    output_path: str,
+    on_progress=None,
+    progress: TaskProgress | None = None,
+) -> dict[str, Any]:
+    """Synthesize ``text`` and write its WAV at ``output_path``, here or on the workers; never raises.
+
+    ``local`` mode: ``tts_wrapper.generate_audio``. ``celery`` mode
+    (``remote_synthesis``): the request goes to the pool (or takes the one a batch
+    submitted ahead), ``on_progress`` follows the worker's chunks, and the result is
+    written here with ``tts_wrapper.write_synthesis`` (the same file as local mode).
+
+    Returns:
+        ``generate_audio``'s dict; in ``celery`` mode plus ``"worker"`` ({"hostname",
+        "pid", "variant", "model_sha256"}), and ``"cancelled": True`` when the task was
+        cancelled while the segment ran (nothing is written then).
+    """
+    if not remote_synthesis.is_remote():
+        return tts_wrapper.generate_audio(
+            text=text, voice_id=voice.voice_id, speed=voice.speed, output_path=output_path,
+            on_progress=on_progress, lexicon=lexicon,
+        )
+    failed = {"success": False, "audio_path": None, "duration": None, "cues": []}
+    error = tts_wrapper.validate_request(text, voice.voice_id, voice.speed)
+    if error:
+        return {**failed, "error": error}
+    request = remote_synthesis.build_request(text, voice.voice_id, voice.speed, lexicon, KokoroModelLoader.model_sha256())
+    try:
+        synthesis, worker = remote_synthesis.synthesize_remote(
+            request, on_progress, cancelled=lambda: progress is not None and progress.cancelled,
+        )
+        result = tts_wrapper.write_synthesis(synthesis, output_path)
+    except tts_wrapper.SynthesisCancelled:
+        return {**failed, "error": "Cancelled while the segment was being synthesized.", "cancelled": True}
+    except (remote_synthesis.RemoteSynthesisFailed, BrokerUnavailable) as exc:
+        return {**failed, "error": str(exc)}
+    except Exception as exc:  # never raise to the task manager
+        logger.exception("Remote synthesis failed")
+        return {**failed, "error": f"Audio generation failed: {type(exc).__name__}: {exc}"}
+    return {**result, "worker": worker}
 
 
 # ---------------------------------------------------------------- audio cache

@@ -131,3 +131,14 @@ class ModelUnavailable(ServiceError):
 
 class TasksShutDown(ServiceError):
     """The task runner is shut down (the server is stopping)."""
+
+
+class BrokerUnavailable(ServiceError):
+    """``STORYFLOW_SYNTHESIS=celery`` and the broker (Redis) does not answer: 503."""
+
+    def __init__(self, broker: str, reason: str):
+        super().__init__(
+            f"The synthesis broker at {broker} is unreachable ({reason}). Start Redis "
+            "(scripts/run --workers N starts it), or set STORYFLOW_SYNTHESIS=local to narrate in this process.",
+            broker=broker,
+        )

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 BACKEND = Path(__file__).resolve().parents[2]
-PACKAGES = ("api", "core_engine", "audiobook", "storyflow")
+PACKAGES = ("api", "core_engine", "audiobook", "storyflow", "workers")
 
 
 def _module_name(path: Path) -> str:
@@ -102,3 +102,16 @@ def test_the_audiobook_builder_and_engine_do_not_import_the_api():
     for name, edges in graph.items():
         if name.startswith(("audiobook", "core_engine")):
             assert not {e for e in edges if e.startswith("api")}, name
+
+
+def test_the_synthesis_workers_know_neither_the_api_nor_the_database():
+    """workers/ runs on machines that share only the broker: no api (models, services, tasks) import,
+    at module level or inside a function."""
+    for path in (BACKEND / "workers").rglob("*.py"):
+        if "tests" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(("api", "django.db")), (path.name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith(("api", "django.db")) for a in node.names), path.name

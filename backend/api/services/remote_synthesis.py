@@ -1,0 +1,240 @@
+"""Synthesis on Celery workers (``STORYFLOW_SYNTHESIS=celery``), seen from the web process.
+
+The web process keeps every task (state, progress, journal, files, rows); only the
+pure synthesis step (``workers.synthesis.synthesize_speech``) runs on a worker.
+This module sends requests, follows their progress, and turns results back into a
+``tts_wrapper.Synthesis`` that ``audio_generation`` writes exactly as it writes a
+local one (same WAV, sample for sample: ``audio_utils.pcm16``).
+
+A batch submits its next segments ahead (``submit``, from ``prefetch_segment``), so
+every worker of the pool has a segment while the web process waits for the one in
+order; ``discard_submitted`` revokes and aborts what is left when the batch ends or
+is cancelled.
+
+Errors: ``BrokerUnavailable`` (503 at the API edge) when Redis cannot be reached;
+``RemoteSynthesisFailed`` when a segment failed ``MAX_ATTEMPTS`` times (or once,
+for an error retrying cannot fix); ``tts_wrapper.SynthesisCancelled`` when the
+task was cancelled while waiting.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from django.conf import settings
+
+from api.services.errors import BrokerUnavailable
+from core_engine.audio_utils import decode_flac
+from core_engine.lexicon import Lexicon
+from core_engine.sentence_cues import Cue
+from core_engine.tts_wrapper import ProgressCallback, Synthesis, SynthesisCancelled
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two looks at a running segment's state (progress, cancel).
+POLL_SECONDS = 0.1
+#: Tries per segment before it lands in the batch's errors (a worker's death is not a try:
+#: Celery redelivers that message, ``task_acks_late`` + ``task_reject_on_worker_lost``).
+MAX_ATTEMPTS = 3
+#: Errors a retry cannot fix: the segment fails at once.
+PERMANENT_ERRORS = {"ModelMismatch", "InvalidSynthesisRequest", "SynthesisFailed"}
+#: Seconds ``check_broker`` waits for Redis.
+BROKER_TIMEOUT_SECONDS = 2.0
+
+
+class RemoteSynthesisFailed(RuntimeError):
+    """A segment's synthesis failed on the workers (its message says why and how often)."""
+
+
+def synthesis_mode() -> str:
+    """``"local"`` (default: the engine in this process) or ``"celery"`` (``settings.STORYFLOW_SYNTHESIS``)."""
+    mode = str(getattr(settings, "STORYFLOW_SYNTHESIS", "local") or "local").strip().lower()
+    return "celery" if mode == "celery" else "local"
+
+
+def is_remote() -> bool:
+    """True in ``celery`` mode."""
+    return synthesis_mode() == "celery"
+
+
+def submit_window() -> int:
+    """How many segments a batch keeps queued on the pool: ``settings.STORYFLOW_REMOTE_WINDOW``
+    (default 8; ``scripts/run --workers N`` sets 2 N + 2). Each waits in Redis as its FLAC
+    once done (about 0.6 MB per minute of audio, base64), so the window bounds Redis memory."""
+    return max(1, int(getattr(settings, "STORYFLOW_REMOTE_WINDOW", 8) or 8))
+
+
+def redacted_broker_url() -> str:
+    """The broker URL with any password replaced by ``***`` (for messages and logs)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from workers.celery_app import broker_url
+
+    parts = urlsplit(broker_url())
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def check_broker() -> None:
+    """Raise ``BrokerUnavailable`` (naming the broker) unless Redis answers a PING within 2 s."""
+    import redis
+
+    from workers.celery_app import broker_url
+
+    try:
+        client = redis.Redis.from_url(
+            broker_url(), socket_timeout=BROKER_TIMEOUT_SECONDS, socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+        )
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
+
+
+def build_request(text: str, voice_id: str, speed: float, lexicon: Lexicon, model_sha256: str | None) -> dict[str, Any]:
+    """The JSON request of ``workers.synthesis`` for one segment (see that module)."""
+    return {
+        "text": text,
+        "voice_id": voice_id,
+        "speed": float(speed),
+        "lexicon": [[r.key, r.pattern, r.replacement, r.case_sensitive] for r in lexicon.rules],
+        "model_sha256": model_sha256,
+    }
+
+
+def request_key(request: dict[str, Any]) -> str:
+    """sha256 of the request's canonical JSON: what a submitted request is found by."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+_lock = threading.Lock()
+_submitted: dict[str, Any] = {}  # request_key -> AbortableAsyncResult, submitted ahead and not taken yet
+
+
+def _send(request: dict[str, Any]):
+    from celery.contrib.abortable import AbortableAsyncResult
+    from kombu.exceptions import OperationalError
+
+    from workers.celery_app import SYNTHESIS_QUEUE, client_app
+    from workers.synthesis import SYNTHESIZE_TASK
+
+    app = client_app()
+    try:
+        sent = app.send_task(SYNTHESIZE_TASK, args=[request], queue=SYNTHESIS_QUEUE, retry=False)
+    except OperationalError as exc:
+        raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
+    return AbortableAsyncResult(sent.id, app=app)
+
+
+def submit(request: dict[str, Any]) -> str:
+    """Send ``request`` to the pool ahead of time (idempotent per request); returns its key.
+
+    Raises:
+        BrokerUnavailable: Redis cannot be reached.
+    """
+    key = request_key(request)
+    with _lock:
+        if key not in _submitted:
+            _submitted[key] = _send(request)
+    return key
+
+
+def discard_submitted() -> int:
+    """Revoke and abort every request submitted ahead and not taken; returns how many."""
+    with _lock:
+        pending = list(_submitted.values())
+        _submitted.clear()
+    for result in pending:
+        _stop(result)
+    return len(pending)
+
+
+def _stop(result) -> None:
+    try:
+        result.revoke()  # a queued message is dropped by the worker that receives it
+        result.abort()   # a running one stops after its chunk(s) in flight
+    except Exception:  # the broker may be gone: nothing runs then either
+        logger.warning("Could not revoke synthesis task %s", result.id, exc_info=True)
+
+
+def _take(request: dict[str, Any]):
+    key = request_key(request)
+    with _lock:
+        result = _submitted.pop(key, None)
+    return result if result is not None else _send(request)
+
+
+def synthesize_remote(
+    request: dict[str, Any],
+    on_progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> tuple[Synthesis, dict[str, Any]]:
+    """Run ``request`` on the pool (taking the one submitted ahead, if any) and wait for it.
+
+    ``on_progress`` is called as ``tts_wrapper.synthesize`` calls it, from this thread, as
+    the worker reports chunks; ``cancelled()`` is checked every ``POLL_SECONDS``.
+
+    Returns:
+        ``(Synthesis with int16 audio, the worker's {"hostname", "pid", "variant", "model_sha256"})``.
+
+    Raises:
+        SynthesisCancelled: ``cancelled()`` turned true (the task is revoked and aborted).
+        RemoteSynthesisFailed: it failed ``MAX_ATTEMPTS`` times, or once with a permanent error.
+        BrokerUnavailable: Redis cannot be reached (or went away while waiting).
+    """
+    import redis
+    from kombu.exceptions import OperationalError
+
+    attempt, result = 1, _take(request)
+    last_chunks = -1
+    while True:
+        try:
+            state = result.state
+            if cancelled():
+                _stop(result)
+                raise SynthesisCancelled()
+            if state == "PROGRESS":
+                info = result.info or {}
+                chunks = int(info.get("chunks_done", 0))
+                if chunks != last_chunks and on_progress is not None:
+                    last_chunks = chunks
+                    on_progress(chunks, int(info.get("chunks_total", 0)), int(info.get("chars_done", 0)),
+                                int(info.get("chars_total", 0)))
+            elif state == "SUCCESS":
+                value = result.get(timeout=BROKER_TIMEOUT_SECONDS)
+                result.forget()
+                if value is None:  # aborted on the worker
+                    raise SynthesisCancelled()
+                return _decode(value), value.get("worker", {})
+            elif state in ("FAILURE", "REVOKED"):
+                error = result.info
+                kind = type(error).__name__ if isinstance(error, BaseException) else str(state)
+                message = f"{kind}: {error}"
+                result.forget()
+                if kind in PERMANENT_ERRORS or attempt >= MAX_ATTEMPTS:
+                    raise RemoteSynthesisFailed(
+                        f"{message} (on the synthesis workers, attempt {attempt} of {MAX_ATTEMPTS})"
+                    )
+                logger.warning("Remote synthesis failed (attempt %d of %d): %s; retrying", attempt, MAX_ATTEMPTS, message)
+                attempt, result, last_chunks = attempt + 1, _send(request), -1
+                continue
+        except (redis.RedisError, OperationalError) as exc:
+            raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
+        time.sleep(POLL_SECONDS)
+
+
+def _decode(value: dict[str, Any]) -> Synthesis:
+    samples, rate = decode_flac(base64.b64decode(value["flac"]))
+    if rate != int(value["sample_rate"]) or samples.size != int(value["samples"]):
+        raise RemoteSynthesisFailed(
+            f"the worker's audio does not match its own header ({samples.size} samples at {rate} Hz)"
+        )
+    cues = [Cue(float(c["start"]), float(c["end"]), str(c["text"])) for c in value.get("cues") or []]
+    return Synthesis(audio=samples, sample_rate=rate, cues=cues, exact_cues=bool(value.get("exact_cues")))

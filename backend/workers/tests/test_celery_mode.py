@@ -1,0 +1,181 @@
+"""STORYFLOW_SYNTHESIS=celery end to end: the API, a real Redis and real Celery worker processes.
+
+The engine on the workers is the fake (``fake_synthesis``: the model is too slow for
+these); everything else is real: the request crosses the broker as JSON, the worker
+reports chunks with ``update_state``, the FLAC comes back, and the web process writes
+the WAV and the rows. ``test_celery_real_model.py`` runs the real model.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from api.models import Segment
+from api.tests.conftest import follow_task, wait_for_task, wait_until
+from api.tests.factories import SegmentFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _types(value):
+    """The JSON shape of ``value``: dict keys with their shapes, list item shapes, type names."""
+    if isinstance(value, dict):
+        return {key: _types(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted({repr(_types(item)) for item in value})
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _run_batch(api_client, project, body=None):
+    response = api_client.post(f"/api/projects/{project.id}/generate-all-audio/", body or {}, format="json")
+    assert response.status_code == 202, response.json()
+    return follow_task(response.json()["task_id"], timeout=60)
+
+
+def _shape_of_run(api_client, project, body=None):
+    final, bodies = _run_batch(api_client, project, body)
+    http = api_client.get(f"/api/tasks/{final['task_id']}/status/").json()
+    return final, bodies, http
+
+
+def test_status_bodies_have_the_same_keys_and_types_in_both_modes(
+    api_client, fake_engine, fake_pool, celery_mode, settings, project, media_root,
+):
+    texts = ["The first line. It has two chunks.", "A second segment here.", "And a third one. Short."]
+    for index, text in enumerate(texts):
+        SegmentFactory(project=project, sequence_index=index, text_content=text)
+    remote_final, remote_bodies, remote_http = _shape_of_run(api_client, project)
+    assert remote_final["status"] == "COMPLETED", remote_final
+    assert fake_engine.calls == []  # nothing was synthesized in this process
+
+    settings.STORYFLOW_SYNTHESIS = "local"
+    local_final, local_bodies, local_http = _shape_of_run(
+        api_client, project, {"force_regenerate": True},
+    )
+    assert local_final["status"] == "COMPLETED"
+    assert len(fake_engine.calls) == 3
+
+    assert _types(remote_http) == _types(local_http)
+    assert set(remote_final) == set(local_final)
+    running = lambda bodies: [b for b in bodies if b and b["status"] == "PROCESSING"]  # noqa: E731
+    assert running(remote_bodies) and running(local_bodies)
+    assert {frozenset(b) for b in running(remote_bodies)} == {frozenset(b) for b in running(local_bodies)}
+
+
+def test_batch_of_20_spreads_over_both_workers_and_never_goes_backwards(
+    api_client, fake_engine, fake_pool, celery_mode, project, media_root,
+):
+    segments = [
+        SegmentFactory(project=project, sequence_index=i, text_content=f"Segment {i} starts. It goes on a little.")
+        for i in range(20)
+    ]
+    final, bodies = _run_batch(api_client, project)
+    assert final["status"] == "COMPLETED", final
+    assert final["errors"] == [] and len(final["completed_segments"]) == 20
+    percentages = [b["progress"]["percentage"] for b in bodies if b]
+    assert percentages == sorted(percentages), "progress went backwards"
+    for segment in Segment.objects.filter(project=project):
+        path = Path(media_root) / "projects" / str(project.id) / "audio" / f"{segment.id}.wav"
+        info = sf.info(str(path))
+        assert info.samplerate == 24000 and info.channels == 1 and info.subtype == "PCM_16"
+        assert segment.audio_file.endswith(f"{segment.id}.wav") and segment.audio_duration > 0
+    assert len(list((Path(media_root) / "projects").rglob("*.wav"))) == len(segments)
+    logs = api_client.get(f"/api/tasks/{final['task_id']}/logs/").json()["logs"]
+    hosts = {line["message"].split("on worker ")[1].split(" ")[0]
+             for line in logs if "synthesized on worker" in line["message"]}
+    pids = {line["message"].rsplit("(pid ", 1)[1].rstrip(")")
+            for line in logs if "synthesized on worker" in line["message"]}
+    assert len(hosts) >= 1 and len(pids) == 2, logs[-5:]
+
+
+def test_single_segment_goes_through_the_pool(api_client, fake_engine, fake_pool, celery_mode, project, media_root):
+    segment = SegmentFactory(project=project, sequence_index=0, text_content="One sentence. And another.")
+    response = api_client.post(f"/api/segments/{segment.id}/generate-audio/", {}, format="json")
+    assert response.status_code == 202
+    final = wait_for_task(response.json()["task_id"], timeout=30)
+    assert final["status"] == "COMPLETED", final
+    segment.refresh_from_db()
+    assert segment.audio_duration == pytest.approx(len(segment.text_content) * 0.05, abs=0.02)
+    assert [c["text"] for c in segment.audio_cues] == ["One sentence", "And another."]
+    assert fake_engine.calls == []
+
+
+def test_a_cached_segment_makes_no_round_trip(api_client, fake_engine, fake_pool, celery_mode, project, media_root, monkeypatch):
+    from api.services import remote_synthesis
+
+    segment = SegmentFactory(project=project, sequence_index=0, text_content="Cache me. Please.")
+    first = api_client.post(f"/api/segments/{segment.id}/generate-audio/", {}, format="json").json()
+    assert wait_for_task(first["task_id"], timeout=30)["status"] == "COMPLETED"
+    sent = []
+    original = remote_synthesis._send
+    monkeypatch.setattr(remote_synthesis, "_send", lambda request: sent.append(request) or original(request))
+    again = api_client.post(f"/api/segments/{segment.id}/generate-audio/", {}, format="json").json()
+    assert wait_for_task(again["task_id"], timeout=30)["status"] == "COMPLETED"
+    assert sent == []
+
+
+def test_failed_segment_lands_in_errors_and_the_batch_goes_on(api_client, fake_engine, fake_pool, celery_mode, project, media_root):
+    SegmentFactory(project=project, sequence_index=0, text_content="Fine text.")
+    bad = SegmentFactory(project=project, sequence_index=1, text_content="This will FAIL here.")
+    SegmentFactory(project=project, sequence_index=2, text_content="Also fine.")
+    final, _ = _run_batch(api_client, project)
+    assert final["status"] == "COMPLETED"
+    assert len(final["completed_segments"]) == 2
+    assert [e["segment_id"] for e in final["errors"]] == [str(bad.id)]
+    assert "fake engine failure" in final["errors"][0]["error"]
+    bad.refresh_from_db()
+    assert not bad.audio_file
+
+
+def test_broker_down_gives_503_naming_it(api_client, fake_engine, settings, project):
+    from workers.tests.conftest import free_port
+
+    settings.STORYFLOW_SYNTHESIS = "celery"
+    settings.STORYFLOW_BROKER_URL = f"redis://:s3cret@127.0.0.1:{free_port()}/0"  # nothing listens there
+    segment = SegmentFactory(project=project, sequence_index=0, text_content="Hello there.")
+    for url in (f"/api/segments/{segment.id}/generate-audio/", f"/api/projects/{project.id}/generate-all-audio/"):
+        response = api_client.post(url, {}, format="json")
+        assert response.status_code == 503, response.content
+        body = response.json()
+        assert "broker" in body["error"] and body["broker"].startswith("redis://:***@127.0.0.1:")
+        assert "s3cret" not in response.content.decode()
+    segment.refresh_from_db()
+    assert not segment.audio_file
+
+
+def test_cancel_during_a_long_remote_segment_stops_within_a_second(
+    api_client, fake_engine, redis_server, celery_mode, project, media_root, tmp_path,
+):
+    from workers.tests.conftest import Worker, wait_for_workers
+
+    worker = Worker("slow", redis_server.url, tmp_path / "slow.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.5"})
+    try:
+        wait_for_workers(redis_server.url, ["slow"])
+        long_text = ". ".join(f"Sentence number {i}" for i in range(40)) + "."
+        SegmentFactory(project=project, sequence_index=0, text_content=long_text)
+        SegmentFactory(project=project, sequence_index=1, text_content="Never reached.")
+        response = api_client.post(f"/api/projects/{project.id}/generate-all-audio/", {}, format="json")
+        task_id = response.json()["task_id"]
+        wait_until(lambda: (api_client.get(f"/api/tasks/{task_id}/status/").json()["progress"]["percentage"] or 0) > 0,
+                   timeout=20)
+        started = time.monotonic()
+        assert api_client.post(f"/api/tasks/{task_id}/cancel/").status_code in (200, 202)
+        final = wait_for_task(task_id, timeout=10)
+        stopped = time.monotonic() - started
+        assert final["status"] == "CANCELLED" and stopped < 1.0, (final["status"], stopped)
+        assert Segment.objects.filter(project=project).exclude(audio_file=None).exclude(audio_file="").count() == 0
+        assert not list((Path(media_root) / "projects").rglob("*.wav"))
+        time.sleep(1.5)
+        assert worker.process.poll() is None, "the worker died"
+        wait_for_workers(redis_server.url, ["slow"], timeout=10)
+    finally:
+        worker.stop()

@@ -395,7 +395,7 @@ class KokoroModelLoader:
         sessions = _rewritten_sessions(files.model_path, options, count, durations=cls.expose_durations)
         if sessions is None:
             sessions = [
-                onnxruntime.InferenceSession(str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"])
+                onnxruntime.InferenceSession(str(files.model_path), sess_options=options, providers=execution_providers())
                 for _ in range(count)
             ]
         return [kokoro_onnx.Kokoro.from_session(session, str(files.voices_path)) for session in sessions]
@@ -522,6 +522,24 @@ def add_duration_output(model: "onnx.ModelProto") -> bool:
     return True
 
 
+def execution_providers() -> list[str]:
+    """onnxruntime execution providers for the sessions, best first.
+
+    ``settings.STORYFLOW_ONNX_PROVIDER`` (env; e.g. ``CUDAExecutionProvider`` on a GPU
+    worker with ``onnxruntime-gpu``) goes first when this onnxruntime has it (else a
+    warning is logged); ``CPUExecutionProvider`` always follows as the fallback.
+    """
+    import onnxruntime
+
+    wanted = str(getattr(settings, "STORYFLOW_ONNX_PROVIDER", "") or "").strip()
+    if wanted and wanted != "CPUExecutionProvider":
+        if wanted in onnxruntime.get_available_providers():
+            return [wanted, "CPUExecutionProvider"]
+        logger.warning("STORYFLOW_ONNX_PROVIDER=%s is not in this onnxruntime (%s): running on the CPU",
+                       wanted, ", ".join(onnxruntime.get_available_providers()))
+    return ["CPUExecutionProvider"]
+
+
 def conv_as_gemm_enabled() -> bool:
     """Whether int8 graphs get ``core_engine.conv_gemm``'s rewrite on this machine.
 
@@ -581,7 +599,7 @@ def _rewritten_sessions(
             onnx.save(model, str(timed_path))
             del model
             sessions = [
-                onnxruntime.InferenceSession(str(timed_path), sess_options=options, providers=["CPUExecutionProvider"])
+                onnxruntime.InferenceSession(str(timed_path), sess_options=options, providers=execution_providers())
                 for _ in range(count)
             ]
     except Exception:

@@ -9,7 +9,7 @@ audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own),
 ``STORYFLOW_MODEL_VARIANT``, ``STORYFLOW_TTS_SESSIONS``, ``STORYFLOW_ENGINE_CALIBRATION`` (1/0),
 ``STORYFLOW_INT8_CONV_GEMM`` (auto/1/0), ``STORYFLOW_SYNTHESIS`` (local/celery), ``STORYFLOW_BROKER_URL``,
-``STORYFLOW_BROKER_VISIBILITY_TIMEOUT``, ``STORYFLOW_REMOTE_WINDOW``, ``STORYFLOW_WORKER_SYNTHESIZE``,
+``STORYFLOW_BROKER_VISIBILITY_TIMEOUT``, ``STORYFLOW_REMOTE_WINDOW``, ``STORYFLOW_WORKER_SYNTHESIZE``, ``STORYFLOW_ONNX_PROVIDER``,
 ``STORYFLOW_AUDIO_CACHE_MAX_BYTES``, ``STORYFLOW_REQUEST_NICE``.
 """
 import os
@@ -136,11 +136,14 @@ STORYFLOW_BROKER_URL = _env("BROKER_URL", "redis://127.0.0.1:6379/0")
 STORYFLOW_BROKER_VISIBILITY_TIMEOUT = int(_env("BROKER_VISIBILITY_TIMEOUT", "3600"))
 # Segments a batch keeps queued on the workers at once (celery mode).
 STORYFLOW_REMOTE_WINDOW = int(_env("REMOTE_WINDOW", "8"))
+# onnxruntime execution provider tried before the CPU (e.g. CUDAExecutionProvider with onnxruntime-gpu).
+STORYFLOW_ONNX_PROVIDER = _env("ONNX_PROVIDER", "")
 # Workers only: "module:function" used instead of tts_wrapper.synthesize (the tests' fake engine).
 STORYFLOW_WORKER_SYNTHESIZE = _env("WORKER_SYNTHESIZE", "")
-# Nice value added to each request thread of runserver (api/management/commands/runserver.py),
-# so that answering pollers takes CPU from synthesis only when it is idle. 0 turns it off.
-STORYFLOW_REQUEST_NICE = int(_env("REQUEST_NICE", "10"))
+# Nice value added to each request thread of runserver (api/management/commands/runserver.py).
+# 0 (the default) leaves them at synthesis' priority: measured better on a 2-core AMD EPYC
+# (see StoryFlowWSGIServer); 10 was better on a 2-core Intel Xeon.
+STORYFLOW_REQUEST_NICE = int(_env("REQUEST_NICE", "0"))
 # Size cap of the segment audio cache under MEDIA_ROOT/cache/audio (bytes, LRU eviction).
 STORYFLOW_AUDIO_CACHE_MAX_BYTES = int(_env("AUDIO_CACHE_MAX_BYTES", str(2 * 1024**3)))
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from celery.contrib.abortable import AbortableTask
 from celery.signals import worker_process_init
+from celery.worker.control import inspect_command
 
 from workers.celery_app import app
 
@@ -75,6 +76,15 @@ def worker_model() -> dict[str, Any]:
 
     files = KokoroModelLoader.resolve_model_files()
     return {"variant": files.variant if files else None, "model_sha256": KokoroModelLoader.model_sha256(files)}
+
+
+@inspect_command()
+def storyflow_engine(state) -> dict[str, Any]:
+    """Remote-control command (``app.control.broadcast("storyflow_engine", reply=True)``): this
+    worker's ``{"variant", "model_sha256", "cpu": cpu_info().as_dict()}``, for ``GET /api/engine/``."""
+    from core_engine.cpu_info import cpu_info
+
+    return {**worker_model(), "cpu": cpu_info().as_dict()}
 
 
 @worker_process_init.connect

@@ -430,6 +430,22 @@ export interface EngineInfo {
   chars_per_second: Record<string, number>;
   threads: EngineLayout & { forced_sessions: number | null; source: "forced" | "calibrated" | "default" };
   audio_cache: { max_bytes: number };
+  /** Where synthesis runs: this process, or Celery workers (backend api/services/remote_synthesis.py). */
+  synthesis:
+    | { mode: "local" }
+    | {
+        mode: "celery";
+        broker: string;
+        error: string | null;
+        workers: {
+          hostname: string;
+          concurrency: number;
+          variant: string | null;
+          model_sha256: string | null;
+          cpu: { model_name: string; flags: string[]; cores: number; vnni: boolean } | null;
+          segments_done: number;
+        }[];
+      };
 }
 
 /** The most voices a blend may mix (issue 9), used until `GET /api/voices/` has answered. */

@@ -423,6 +423,11 @@ def narrate_segments(
             logger.info("Cancelled during segment %d of %d", index, total)
             outcome.cancelled = True
             break
+        if result.get("broker_unavailable"):
+            # Every next segment would fail the same way: fail the task once, clearly. The segments
+            # done keep their audio; generate-all-audio again narrates the rest once Redis is back.
+            remote_synthesis.discard_submitted()
+            raise TaskFailure(result["error"], segment_id=segment_id)
         chars = lengths.get(segment_id, 0)
         done_chars += chars
         if result["success"]:
@@ -641,7 +646,8 @@ def render_audio(
     Returns:
         ``generate_audio``'s dict; in ``celery`` mode plus ``"worker"`` ({"hostname",
         "pid", "variant", "model_sha256"}), and ``"cancelled": True`` when the task was
-        cancelled while the segment ran (nothing is written then).
+        cancelled while the segment ran (nothing is written then), ``"broker_unavailable":
+        True`` when Redis went away (nothing is written then either).
     """
     if not remote_synthesis.is_remote():
         return tts_wrapper.generate_audio(
@@ -660,8 +666,10 @@ def render_audio(
         result = tts_wrapper.write_synthesis(synthesis, output_path)
     except tts_wrapper.SynthesisCancelled:
         return {**failed, "error": "Cancelled while the segment was being synthesized.", "cancelled": True}
-    except (remote_synthesis.RemoteSynthesisFailed, BrokerUnavailable) as exc:
+    except remote_synthesis.RemoteSynthesisFailed as exc:
         return {**failed, "error": str(exc)}
+    except BrokerUnavailable as exc:
+        return {**failed, "error": exc.message, "broker_unavailable": True}
     except Exception as exc:  # never raise to the task manager
         logger.exception("Remote synthesis failed")
         return {**failed, "error": f"Audio generation failed: {type(exc).__name__}: {exc}"}

@@ -5,13 +5,14 @@ from typing import Any
 
 from django.conf import settings
 
+from api.services import remote_synthesis
 from core_engine import audio_cache, tts_wrapper
 from core_engine.cpu_info import cpu_info
 from core_engine.model_loader import BUNDLED_INT8, KokoroModelLoader, conv_as_gemm_enabled, forced_variant
 
 
 def describe_engine() -> dict[str, Any]:
-    """The engine's model variant, CPU, measured speeds and thread settings. Reads files only; loads nothing.
+    """The engine's model variant, CPU, measured speeds, thread settings and synthesis workers. Loads nothing.
 
     Returns:
         ``{"model_available": bool, "variant": str | null, "model_file": str | null,
@@ -24,7 +25,10 @@ def describe_engine() -> dict[str, Any]:
         "threads": {"sessions": int, "threads_per_session": int (0 = onnxruntime's default, one per core),
         "forced_sessions": int | null, "source": "forced" | "calibrated" | "default"},
         "int8_conv_gemm": bool,   # the int8 graph's convolutions run as u8 x s8 GEMMs (core_engine.conv_gemm)
-        "audio_cache": {"max_bytes": int}}``.
+        "audio_cache": {"max_bytes": int},
+        "synthesis": {"mode": "local"} | {"mode": "celery", "broker", "error", "workers": [...]}}``
+        (``remote_synthesis.describe_workers``; in celery mode this asks the live workers,
+        waiting at most about 2 s).
     """
     files = KokoroModelLoader.resolve_model_files()
     calibration = KokoroModelLoader.stored_calibration()
@@ -53,4 +57,5 @@ def describe_engine() -> dict[str, Any]:
         },
         "int8_conv_gemm": bool(files and files.variant == BUNDLED_INT8 and conv_as_gemm_enabled()),
         "audio_cache": {"max_bytes": audio_cache.max_bytes()},
+        "synthesis": remote_synthesis.describe_workers(),
     }

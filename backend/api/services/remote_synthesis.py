@@ -151,6 +151,12 @@ def discard_submitted() -> int:
     with _lock:
         pending = list(_submitted.values())
         _submitted.clear()
+    if not pending:
+        return 0
+    try:
+        check_broker()  # a revoke through a dead broker would wait on kombu's reconnects
+    except BrokerUnavailable:
+        return len(pending)
     for result in pending:
         _stop(result)
     return len(pending)
@@ -203,7 +209,9 @@ def synthesize_remote(
             if state == "PROGRESS":
                 info = result.info or {}
                 chunks = int(info.get("chunks_done", 0))
-                if chunks != last_chunks and on_progress is not None:
+                # A redelivered or retried request starts again at chunk 0: report only new highs,
+                # so the bar never goes back.
+                if chunks > last_chunks and on_progress is not None:
                     last_chunks = chunks
                     on_progress(chunks, int(info.get("chunks_total", 0)), int(info.get("chars_done", 0)),
                                 int(info.get("chars_total", 0)))
@@ -223,7 +231,7 @@ def synthesize_remote(
                         f"{message} (on the synthesis workers, attempt {attempt} of {MAX_ATTEMPTS})"
                     )
                 logger.warning("Remote synthesis failed (attempt %d of %d): %s; retrying", attempt, MAX_ATTEMPTS, message)
-                attempt, result, last_chunks = attempt + 1, _send(request), -1
+                attempt, result = attempt + 1, _send(request)
                 continue
         except (redis.RedisError, OperationalError) as exc:
             raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
@@ -238,3 +246,43 @@ def _decode(value: dict[str, Any]) -> Synthesis:
         )
     cues = [Cue(float(c["start"]), float(c["end"]), str(c["text"])) for c in value.get("cues") or []]
     return Synthesis(audio=samples, sample_rate=rate, cues=cues, exact_cues=bool(value.get("exact_cues")))
+
+
+def describe_workers(timeout: float = 1.0) -> dict[str, Any]:
+    """The pool as ``GET /api/engine/`` shows it; waits at most about 2 x ``timeout`` seconds.
+
+    Returns:
+        ``{"mode": "local"}`` in local mode; else ``{"mode": "celery", "broker": str (password
+        hidden), "error": str | null, "workers": [{"hostname", "concurrency", "variant",
+        "model_sha256", "cpu", "segments_done"}]}``, from Celery's ``inspect().stats()`` and the
+        workers' ``storyflow_engine`` command. A worker that does not answer within ``timeout``
+        is not listed; an unreachable broker gives ``workers == []`` and the reason in ``error``.
+    """
+    if not is_remote():
+        return {"mode": "local"}
+    described: dict[str, Any] = {"mode": "celery", "broker": redacted_broker_url(), "error": None, "workers": []}
+    try:
+        check_broker()
+        from workers.celery_app import client_app
+        from workers.synthesis import SYNTHESIZE_TASK
+
+        app = client_app()
+        stats = app.control.inspect(timeout=timeout).stats() or {}
+        engines = {}
+        for reply in app.control.broadcast("storyflow_engine", reply=True, timeout=timeout) or []:
+            engines.update(reply)
+    except BrokerUnavailable as exc:
+        described["error"] = exc.message
+        return described
+    for hostname in sorted(stats):
+        info = stats[hostname]
+        engine = engines.get(hostname) or {}
+        described["workers"].append({
+            "hostname": hostname,
+            "concurrency": int((info.get("pool") or {}).get("max-concurrency") or 0),
+            "variant": engine.get("variant"),
+            "model_sha256": engine.get("model_sha256"),
+            "cpu": engine.get("cpu"),
+            "segments_done": int((info.get("total") or {}).get(SYNTHESIZE_TASK, 0)),
+        })
+    return described

@@ -15,8 +15,9 @@ def test_engine_shape_with_the_bundled_model(api_client, installed_model):
     assert set(body) == {
         "model_available", "variant", "model_file", "variants_available", "forced_variant", "loaded",
         "exact_cues", "engine_version", "cpu", "calibration", "chars_per_second", "threads", "audio_cache",
-        "int8_conv_gemm",
+        "int8_conv_gemm", "synthesis",
     }
+    assert body["synthesis"] == {"mode": "local"}
     assert body["model_available"] is True
     assert body["variant"] in body["variants_available"]
     assert body["cpu"] == cpu_info().as_dict() and body["cpu"]["cores"] >= 1

@@ -223,3 +223,19 @@ def test_add_duration_output_is_idempotent_and_needs_the_tensor(tmp_path):
     assert [o.name for o in model.graph.output] == ["audio", "duration"]
     assert list(model.graph.output[1].type.tensor_type.shape.dim)  # onnx.checker wants a shape (install_model checks)
     assert add_duration_output(onnx.load(str(tmp_path / "without.onnx"))) is False
+
+
+def test_execution_providers_put_an_available_one_first_and_keep_the_cpu(settings, caplog):
+    import onnxruntime
+
+    from core_engine.model_loader import execution_providers
+
+    settings.STORYFLOW_ONNX_PROVIDER = ""
+    assert execution_providers() == ["CPUExecutionProvider"]
+    settings.STORYFLOW_ONNX_PROVIDER = "NoSuchExecutionProvider"
+    assert execution_providers() == ["CPUExecutionProvider"]
+    assert "NoSuchExecutionProvider is not in this onnxruntime" in caplog.text
+    available = [p for p in onnxruntime.get_available_providers() if p != "CPUExecutionProvider"]
+    if available:  # e.g. onnxruntime-gpu: the GPU first, the CPU as the fallback
+        settings.STORYFLOW_ONNX_PROVIDER = available[0]
+        assert execution_providers() == [available[0], "CPUExecutionProvider"]

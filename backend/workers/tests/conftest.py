@@ -156,3 +156,19 @@ def celery_mode(settings, redis_server):
     yield redis_server
     remote_synthesis.discard_submitted()
     redis.Redis.from_url(redis_server.url).flushdb()
+
+
+@pytest.fixture
+def own_redis(settings, tmp_path):
+    """A redis-server of this test alone (its own workers see no other test's), in celery mode."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (scripts/install-redis installs it)")
+    from api.services import remote_synthesis
+
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.STORYFLOW_SYNTHESIS = "celery"
+    settings.STORYFLOW_BROKER_URL = server.url
+    yield server
+    remote_synthesis.discard_submitted()
+    server.stop()

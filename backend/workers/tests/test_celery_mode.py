@@ -153,8 +153,9 @@ def test_broker_down_gives_503_naming_it(api_client, fake_engine, settings, proj
 
 
 def test_cancel_during_a_long_remote_segment_stops_within_a_second(
-    api_client, fake_engine, redis_server, celery_mode, project, media_root, tmp_path,
+    api_client, fake_engine, own_redis, project, media_root, tmp_path,
 ):
+    redis_server = own_redis
     from workers.tests.conftest import Worker, wait_for_workers
 
     worker = Worker("slow", redis_server.url, tmp_path / "slow.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.5"})
@@ -179,3 +180,89 @@ def test_cancel_during_a_long_remote_segment_stops_within_a_second(
         wait_for_workers(redis_server.url, ["slow"], timeout=10)
     finally:
         worker.stop()
+
+
+def _files_agree_with_rows(project, media_root) -> None:
+    """Every segment's audio_file points at a file, and every WAV on disk is some segment's audio_file."""
+    folder = Path(media_root) / "projects" / str(project.id) / "audio"
+    pointed = {
+        str(Path(media_root) / s.audio_file.removeprefix("/media/"))
+        for s in Segment.objects.filter(project=project) if s.audio_file
+    }
+    on_disk = {str(p) for p in folder.glob("*.wav")} if folder.exists() else set()
+    assert pointed == on_disk
+    assert not [p for p in folder.iterdir() if p.suffix != ".wav"] if folder.exists() else True
+
+
+def test_a_worker_killed_mid_segment_is_redone_by_the_other(
+    api_client, fake_engine, own_redis, project, media_root, tmp_path,
+):
+    redis_server = own_redis
+    from workers.tests.conftest import Worker, wait_for_workers
+
+    workers = [Worker(f"k{i}", redis_server.url, tmp_path / f"k{i}.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.2"})
+               for i in (1, 2)]
+    try:
+        wait_for_workers(redis_server.url, [w.name for w in workers])
+        for i in range(6):
+            SegmentFactory(project=project, sequence_index=i,
+                           text_content=". ".join(f"Segment {i} sentence {j}" for j in range(8)) + ".")
+        response = api_client.post(f"/api/projects/{project.id}/generate-all-audio/", {}, format="json")
+        task_id = response.json()["task_id"]
+        victim = workers[0]
+        wait_until(lambda: victim.children(), timeout=10)
+        time.sleep(0.6)  # a few chunks into its first segment
+        killed = victim.children()
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        final = wait_for_task(task_id, timeout=90)
+        assert final["status"] == "COMPLETED", final
+        assert final["errors"] == [] and len(final["completed_segments"]) == 6
+        _files_agree_with_rows(project, media_root)
+        assert len(list((Path(media_root) / "projects").rglob("*.wav"))) == 6
+        assert "WorkerLostError" in victim.log.read_text() or "exited" in victim.log.read_text()
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_redis_stopping_mid_batch_fails_the_batch_clearly(api_client, fake_engine, own_redis, project, media_root, tmp_path):
+    from workers.tests.conftest import Worker, wait_for_workers
+
+    server = own_redis
+    worker = Worker("r1", server.url, tmp_path / "r1.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.1"})
+    try:
+        wait_for_workers(server.url, ["r1"])
+        for i in range(8):
+            SegmentFactory(project=project, sequence_index=i, text_content=f"Segment {i} one. Two. Three. Four.")
+        task_id = api_client.post(f"/api/projects/{project.id}/generate-all-audio/", {}, format="json").json()["task_id"]
+        wait_until(lambda: len(api_client.get(f"/api/tasks/{task_id}/status/").json()["completed_segments"]) >= 2,
+                   timeout=30)
+        server.stop()
+        final = wait_for_task(task_id, timeout=60)
+        assert final["status"] == "FAILED", final
+        assert any("broker" in e["error"] and "unreachable" in e["error"] for e in final["errors"]), final["errors"]
+        status = api_client.get(f"/api/tasks/{task_id}/status/")
+        assert status.status_code == 200
+        again = api_client.post(f"/api/projects/{project.id}/generate-all-audio/", {}, format="json")
+        assert again.status_code == 503 and "broker" in again.json()["error"]
+        _files_agree_with_rows(project, media_root)
+        assert 2 <= Segment.objects.filter(project=project).exclude(audio_file=None).exclude(audio_file="").count() < 8
+    finally:
+        worker.stop()
+        server.stop()
+
+
+def test_engine_endpoint_lists_the_live_workers(api_client, fake_engine, fake_pool, celery_mode, project, media_root):
+    SegmentFactory(project=project, sequence_index=0, text_content="Count me. Once.")
+    task = api_client.post(f"/api/projects/{project.id}/generate-all-audio/", {}, format="json").json()
+    assert wait_for_task(task["task_id"], timeout=30)["status"] == "COMPLETED"
+    synthesis = api_client.get("/api/engine/").json()["synthesis"]
+    assert synthesis["mode"] == "celery" and synthesis["error"] is None
+    assert synthesis["broker"] == celery_mode.url
+    by_name = {w["hostname"].split("@")[0]: w for w in synthesis["workers"]}
+    assert {"w1", "w2"} <= set(by_name)
+    for worker in (by_name["w1"], by_name["w2"]):
+        assert worker["concurrency"] == 1 and worker["variant"] == "fake"
+        assert worker["cpu"]["cores"] >= 1 and isinstance(worker["cpu"]["vnni"], bool)
+    assert sum(w["segments_done"] for w in synthesis["workers"]) >= 1

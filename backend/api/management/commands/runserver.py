@@ -46,12 +46,18 @@ class StoryFlowWSGIServer(WSGIServer):
     connections beyond the backlog are dropped and the client's SYN retry costs
     a whole second (seen as ~1,000 ms p99 in ``bench/status_benchmark.py``).
 
-    Each request's thread first lowers its own priority by
-    ``settings.STORYFLOW_REQUEST_NICE`` (default 10; 0 turns it off). The Linux
-    scheduler then gives a nice-10 thread about a tenth of the CPU share of the
-    nice-0 synthesis threads (weights 110 against 1024, kernel/sched/core.c
-    ``sched_prio_to_weight``) while both want a core, and the whole CPU when
-    synthesis is idle, so a tight loop of pollers slows synthesis little.
+    Each request's thread can first lower its own priority by
+    ``settings.STORYFLOW_REQUEST_NICE`` (default 0: off). The Linux scheduler then
+    gives a nice-10 thread about a tenth of the CPU share of the nice-0 synthesis
+    threads (weights 110 against 1024, kernel/sched/core.c ``sched_prio_to_weight``)
+    while both want a core. Whether that helps depends on the machine, because a
+    de-prioritized request thread that holds the GIL also holds up synthesis'
+    Python steps. ``bench/status_benchmark.py --slowdown``, 4-segment real batch,
+    2 rounds each: on a 2-core Intel Xeon (VNNI), nice 10 gave 0.99x with 50
+    pollers (p99 6.1 ms) and 1.03x with 8 tight loops. On a 2-core AMD EPYC
+    (avx512_vnni, kernel 6.18, the int8 GEMM rewrite keeping both cores busy),
+    nice 10 gave 1.02x (p99 39.7 ms) and 1.15x; nice 0 gave 1.02x (p99 14.6 ms)
+    and 1.03x, so 0 is the default.
     The task worker and the inference threads it starts keep nice 0: ``TaskManager``
     starts its worker when created, which is in ``inner_run`` or else before the
     first request thread lowers its priority.

@@ -233,10 +233,13 @@ class KokoroModelLoader:
     @classmethod
     def layout(cls) -> EngineLayout:
         """The session layout to load: ``STORYFLOW_TTS_SESSIONS`` if > 0 (one thread each when
-        more than one), else the stored calibration's, else one session with default threads."""
+        more than one, or ``STORYFLOW_TTS_THREADS`` if > 0), else the stored calibration's, else
+        one session with default threads. A scale-out worker sharing a machine with others is
+        given its share of the cores this way (``scripts/run --workers N``)."""
         forced = int(getattr(settings, "STORYFLOW_TTS_SESSIONS", 0) or 0)
+        threads = int(getattr(settings, "STORYFLOW_TTS_THREADS", 0) or 0)
         if forced > 0:
-            return EngineLayout(forced, 1 if forced > 1 else 0)
+            return EngineLayout(forced, threads if threads > 0 else (1 if forced > 1 else 0))
         calibration = cls.stored_calibration()
         return calibration.layout if calibration is not None else DEFAULT_LAYOUT
 

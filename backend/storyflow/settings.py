@@ -7,7 +7,7 @@ audio under ``media/``, model files under ``models/``. Environment overrides:
 ``STORYFLOW_TASK_RETENTION_SECONDS``, ``STORYFLOW_SSE_HEARTBEAT_SECONDS``,
 ``STORYFLOW_RESUME_TASKS`` (1/0, read by runserver), ``STORYFLOW_LOG_LEVEL``, ``STORYFLOW_DEBUG`` (1/0), ``STORYFLOW_SECRET_KEY``,
 ``STORYFLOW_ALLOWED_ORIGINS`` (comma-separated web origins allowed to write, besides the API's own),
-``STORYFLOW_MODEL_VARIANT``, ``STORYFLOW_TTS_SESSIONS``, ``STORYFLOW_ENGINE_CALIBRATION`` (1/0),
+``STORYFLOW_MODEL_VARIANT``, ``STORYFLOW_TTS_SESSIONS``, ``STORYFLOW_TTS_THREADS``, ``STORYFLOW_ENGINE_CALIBRATION`` (1/0),
 ``STORYFLOW_INT8_CONV_GEMM`` (auto/1/0), ``STORYFLOW_SYNTHESIS`` (local/celery), ``STORYFLOW_BROKER_URL``,
 ``STORYFLOW_BROKER_VISIBILITY_TIMEOUT``, ``STORYFLOW_REMOTE_WINDOW``, ``STORYFLOW_WORKER_SYNTHESIZE``, ``STORYFLOW_ONNX_PROVIDER``,
 ``STORYFLOW_AUDIO_CACHE_MAX_BYTES``, ``STORYFLOW_REQUEST_NICE``.
@@ -121,6 +121,8 @@ STORYFLOW_MODEL_VARIANT = _env("MODEL_VARIANT", "")
 # ONNX Runtime sessions run side by side inside the one task worker (> 0 forces N,
 # one thread each when N > 1); 0 = what the engine calibration measured fastest.
 STORYFLOW_TTS_SESSIONS = int(_env("TTS_SESSIONS", "0"))
+# With STORYFLOW_TTS_SESSIONS: intra-op threads per session (> 0 forces; 0 = 1 each when N > 1).
+STORYFLOW_TTS_THREADS = int(_env("TTS_THREADS", "0"))
 # Time the model variants and session layouts at first use, once per CPU
 # (core_engine/engine_calibration.py; stored in TTS_MODELS_DIR). 0 turns it off.
 STORYFLOW_ENGINE_CALIBRATION = _env("ENGINE_CALIBRATION", "1") == "1"

@@ -394,6 +394,7 @@ def narrate_segments(
     remote = remote_synthesis.is_remote()
     window = remote_synthesis.submit_window() if remote else 0
     submitted: set[str] = set()
+    contexts: dict = {}  # read once per batch for the requests sent ahead
     for index, segment_id in enumerate(ids, start=1):
         if segment_id in finished_ids:
             continue
@@ -405,7 +406,7 @@ def narrate_segments(
             for ahead in [sid for sid in ids[index - 1:] if sid not in finished_ids][:window]:
                 if ahead not in submitted:
                     submitted.add(ahead)
-                    submit_segment(ahead, use_cache=use_cache)
+                    submit_segment(ahead, use_cache=use_cache, contexts=contexts)
         if spec_progress:
             progress.set_progress(index, total, current_segment_id=segment_id)
         label = f"segment {index} of {total}" if in_batch else "segment"
@@ -485,7 +486,7 @@ def prefetch_segment(segment_id, *, use_cache: bool = True) -> int:
     return tts_wrapper.prefetch(segment.text_content, voice.voice_id, voice.speed, lexicon=context.lexicon)
 
 
-def submit_segment(segment_id, *, use_cache: bool = True) -> bool:
+def submit_segment(segment_id, *, use_cache: bool = True, contexts: dict | None = None) -> bool:
     """``celery`` mode: send the segment's synthesis request to the pool ahead of its turn
     (``remote_synthesis.submit``). Nothing is sent when it is empty or gone, or when its
     audio is in the cache (answered here, with no round trip). Never raises: a broker
@@ -497,7 +498,11 @@ def submit_segment(segment_id, *, use_cache: bool = True) -> bool:
     segment = Segment.objects.select_related("project").filter(id=segment_id).first()
     if segment is None or not (segment.text_content or "").strip():
         return False
-    context = NarrationContext.for_project(segment.project)
+    if contexts is None:
+        contexts = {}
+    context = contexts.get(segment.project_id)
+    if context is None:
+        context = contexts[segment.project_id] = NarrationContext.for_project(segment.project)
     voice = context.voice_for(segment)
     if use_cache:
         key = cache_key_for(context.identity_for(segment).digest, segment.text_content)

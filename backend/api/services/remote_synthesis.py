@@ -36,8 +36,9 @@ from core_engine.tts_wrapper import ProgressCallback, Synthesis, SynthesisCancel
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between two looks at a running segment's state (progress, cancel).
-POLL_SECONDS = 0.1
+#: Seconds between two looks at the segment in turn (state, progress, cancel): a Redis GET each;
+#: 0.1 s cost the 100-slot simulation 2 % of its efficiency in head-of-line waits.
+POLL_SECONDS = 0.02
 #: Tries per segment before it lands in the batch's errors (a worker's death is not a try:
 #: Celery redelivers that message, ``task_acks_late`` + ``task_reject_on_worker_lost``).
 MAX_ATTEMPTS = 3

@@ -32,3 +32,21 @@ def test_store_lookup_corrupt_evict(settings, tmp_path):
     audio_cache.store(K2, _wav(tmp_path, "y.wav"), 1.0, [])
     assert audio_cache.lookup(K1) is None
     assert audio_cache.lookup(K2) is not None
+
+
+def test_store_scans_the_folder_only_when_the_cap_may_be_crossed(settings, tmp_path, monkeypatch):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORYFLOW_AUDIO_CACHE_MAX_BYTES = 10_000
+    scans = []
+    real_evict = audio_cache.evict
+    monkeypatch.setattr(audio_cache, "evict", lambda limit=None: scans.append(1) or real_evict(limit))
+    keys = [f"{i:064x}" for i in range(12)]
+    for key in keys[:8]:  # 8 x ~1,060 bytes: under the cap after the first scan
+        audio_cache.store(key, _wav(tmp_path, "x.wav"), 1.0, [])
+    assert len(scans) == 1  # the first store learns the folder's size; the others only add to it
+    for key in keys[8:]:  # now the tally crosses 10,000 bytes: scan and evict the oldest
+        audio_cache.store(key, _wav(tmp_path, "x.wav"), 1.0, [])
+    assert len(scans) >= 2
+    on_disk = sum(p.stat().st_size for p in audio_cache.cache_dir().iterdir())
+    assert on_disk <= 10_000
+    assert audio_cache.lookup(keys[-1]) is not None

@@ -4,7 +4,8 @@ Mocks the model only (too slow for API tests; the real model runs in
 ``test_celery_real_model.py``): the request still crosses the broker to a real
 Celery worker process and back. Chunks are the text's ". "-separated parts;
 each takes ``STORYFLOW_FAKE_CHUNK_SECONDS`` (default 0.05) and is reported through
-``on_progress`` like the real engine. The audio is a 220 Hz tone, 0.05 s per
+``on_progress`` like the real engine; ``STORYFLOW_FAKE_SEGMENT_SECONDS`` (default 0)
+adds a sleep per segment (the scale benchmark's simulation). The audio is a 220 Hz tone, 0.05 s per
 character at speed 1.0, so a test can check durations. A text containing
 ``FAIL`` raises ``SynthesisFailed`` (a permanent error: no retry).
 """
@@ -26,6 +27,7 @@ model_sha256 = None
 def synthesize(text, voice_id, speed, on_progress=None, *, lexicon=None, target_tokens=None) -> Synthesis:
     """``Synthesis`` of a tone as long as ``text`` would be spoken (see the module docstring)."""
     chunk_seconds = float(os.environ.get("STORYFLOW_FAKE_CHUNK_SECONDS", "0.05"))
+    time.sleep(float(os.environ.get("STORYFLOW_FAKE_SEGMENT_SECONDS", "0")))
     chunks = [part for part in text.split(". ") if part]
     total = sum(len(part) for part in chunks)
     done = 0

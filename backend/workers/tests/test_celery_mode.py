@@ -137,7 +137,7 @@ def test_failed_segment_lands_in_errors_and_the_batch_goes_on(api_client, fake_e
 
 
 def test_broker_down_gives_503_naming_it(api_client, fake_engine, settings, project):
-    from workers.tests.conftest import free_port
+    from workers.local_pool import free_port
 
     settings.STORYFLOW_SYNTHESIS = "celery"
     settings.STORYFLOW_BROKER_URL = f"redis://:s3cret@127.0.0.1:{free_port()}/0"  # nothing listens there
@@ -156,7 +156,7 @@ def test_cancel_during_a_long_remote_segment_stops_within_a_second(
     api_client, fake_engine, own_redis, project, media_root, tmp_path,
 ):
     redis_server = own_redis
-    from workers.tests.conftest import Worker, wait_for_workers
+    from workers.local_pool import Worker, wait_for_workers
 
     worker = Worker("slow", redis_server.url, tmp_path / "slow.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.5"})
     try:
@@ -198,7 +198,7 @@ def test_a_worker_killed_mid_segment_is_redone_by_the_other(
     api_client, fake_engine, own_redis, project, media_root, tmp_path,
 ):
     redis_server = own_redis
-    from workers.tests.conftest import Worker, wait_for_workers
+    from workers.local_pool import Worker, wait_for_workers
 
     workers = [Worker(f"k{i}", redis_server.url, tmp_path / f"k{i}.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.2"})
                for i in (1, 2)]
@@ -227,7 +227,7 @@ def test_a_worker_killed_mid_segment_is_redone_by_the_other(
 
 
 def test_redis_stopping_mid_batch_fails_the_batch_clearly(api_client, fake_engine, own_redis, project, media_root, tmp_path):
-    from workers.tests.conftest import Worker, wait_for_workers
+    from workers.local_pool import Worker, wait_for_workers
 
     server = own_redis
     worker = Worker("r1", server.url, tmp_path / "r1.log", env={"STORYFLOW_FAKE_CHUNK_SECONDS": "0.1"})

@@ -35,7 +35,7 @@ def _samples(project, media_root) -> dict[str, np.ndarray]:
 def test_three_segments_on_one_real_worker_match_embedded_mode(
     api_client, installed_model, own_redis, settings, project, media_root, tmp_path,
 ):
-    from workers.tests.conftest import Worker, wait_for_workers
+    from workers.local_pool import Worker, wait_for_workers
 
     worker = Worker("real", own_redis.url, tmp_path / "real.log", fake=False)
     try:

@@ -118,11 +118,14 @@ def child_batch(args) -> dict:
         texts = segment_texts(args.segments)
         warm = ["A short warm-up sentence.", "Another short one here."] * max(1, args.workers)
         _run_batch(warm, "warm-up", 600)
+        cpu_started = time.process_time()
         wall, status = _run_batch(texts, "measured", 3600)
+        web_cpu = time.process_time() - cpu_started
         audio = sum(float(s.get("duration") or 0) for s in status["completed_segments"])
         return {"mode": f"{args.workers} worker(s)" if args.workers else "embedded", "segments": len(texts),
                 "characters": sum(len(t) for t in texts), "wall_seconds": wall, "audio_seconds": audio,
-                "status": status["status"], "errors": len(status["errors"]), "peak_rss_mb": peak_rss_mb()}
+                "status": status["status"], "errors": len(status["errors"]), "peak_rss_mb": peak_rss_mb(),
+                "web_cpu_seconds": web_cpu}
     finally:
         from api.tasks import get_task_manager
 
@@ -231,7 +234,8 @@ def main_scale(args) -> dict:
         r = run_child(args, "--mode", "batch", *extra)
         runs[label] = r
         print(f"{label:<10}: wall {r['wall_seconds']:.2f} s for {r['audio_seconds']:.1f} s of audio "
-              f"(RTF {r['wall_seconds'] / max(r['audio_seconds'], 1e-9):.3f}), {r['status']}, errors {r['errors']}",
+              f"(RTF {r['wall_seconds'] / max(r['audio_seconds'], 1e-9):.3f}), {r['status']}, errors {r['errors']}; "
+              f"web process CPU {r['web_cpu_seconds']:.1f} s",
               flush=True)
     ceiling = run_child(args, "--mode", "ceiling")
     print(f"bare onnxruntime: 1 session x 1 thread {ceiling['one_session_seconds']:.2f} s, "

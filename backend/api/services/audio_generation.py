@@ -413,7 +413,9 @@ def narrate_segments(
         started = time.monotonic()
         following = next((sid for sid in ids[index:] if sid not in finished_ids), None)
         try:
-            with tts_wrapper.after_chunks_submitted(lambda: remote or prefetch_segment(following, use_cache=use_cache)):
+            # Local mode: queue the next segment's chunks behind this one's (celery mode sent it ahead already).
+            prefetch = (lambda: None) if remote else (lambda: prefetch_segment(following, use_cache=use_cache))
+            with tts_wrapper.after_chunks_submitted(prefetch):
                 result = synthesize_segment(
                     segment_id, progress=progress, label=label, base_chars=done_chars, use_cache=use_cache
                 )

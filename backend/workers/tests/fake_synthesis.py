@@ -7,12 +7,16 @@ each takes ``STORYFLOW_FAKE_CHUNK_SECONDS`` (default 0.05) and is reported throu
 ``on_progress`` like the real engine; ``STORYFLOW_FAKE_SEGMENT_SECONDS`` (default 0)
 adds a sleep per segment (the scale benchmark's simulation). The audio is a 220 Hz tone, 0.05 s per
 character at speed 1.0, so a test can check durations. A text containing
-``FAIL`` raises ``SynthesisFailed`` (a permanent error: no retry).
+``FAIL`` raises ``SynthesisFailed`` (a permanent error: no retry). A text containing
+``FLAKY<n>@<path>`` fails with a RuntimeError (a retried one) until it has been tried n
+times, counting its tries in the file at ``path`` (shared by every worker process).
 """
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +44,13 @@ def synthesize(text, voice_id, speed, on_progress=None, *, lexicon=None, target_
             on_progress(index, len(chunks), done, total)
     if "FAIL" in text:
         raise SynthesisFailed("fake engine failure")
+    flaky = re.search(r"FLAKY(\d+)@(\S+)", text)
+    if flaky:
+        counter = Path(flaky.group(2))
+        tries = int(counter.read_text() or "0") + 1 if counter.exists() else 1
+        counter.write_text(str(tries))
+        if tries < int(flaky.group(1)):
+            raise RuntimeError(f"fake transient failure, try {tries}")
     seconds = max(0.1, len(text) * SECONDS_PER_CHAR / float(speed))
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     audio = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)

@@ -266,3 +266,54 @@ def test_engine_endpoint_lists_the_live_workers(api_client, fake_engine, fake_po
         assert worker["concurrency"] == 1 and worker["variant"] == "fake"
         assert worker["cpu"]["cores"] >= 1 and isinstance(worker["cpu"]["vnni"], bool)
     assert sum(w["segments_done"] for w in synthesis["workers"]) >= 1
+
+
+def test_a_transient_failure_is_retried_and_the_third_failure_lands_in_errors(
+    api_client, fake_engine, fake_pool, celery_mode, project, media_root, tmp_path,
+):
+    heals = SegmentFactory(project=project, sequence_index=0, text_content=f"Works on the third try FLAKY3@{tmp_path}/a")
+    never = SegmentFactory(project=project, sequence_index=1, text_content=f"Never works FLAKY9@{tmp_path}/b")
+    final, _ = _run_batch(api_client, project)
+    assert final["status"] == "COMPLETED"
+    assert [c["segment_id"] for c in final["completed_segments"]] == [str(heals.id)]
+    assert [e["segment_id"] for e in final["errors"]] == [str(never.id)]
+    assert "attempt 3 of 3" in final["errors"][0]["error"] and "transient" in final["errors"][0]["error"]
+    assert (tmp_path / "a").read_text() == "3" and (tmp_path / "b").read_text() == "3"
+    _files_agree_with_rows(project, media_root)
+
+
+def test_resume_after_the_web_process_died_resubmits_only_the_missing_segments(
+    api_client, fake_engine, fake_pool, celery_mode, project, media_root, monkeypatch,
+):
+    """The journal of a celery-mode batch whose web process died after segment 0: resume sends the rest."""
+    from datetime import datetime, timezone
+
+    from api.models import TaskRecord, TaskSegmentResult
+    from api.services import remote_synthesis
+    from api.services.task_recovery import resume_interrupted_tasks
+
+    segments = [SegmentFactory(project=project, sequence_index=i, text_content=f"Part {i}. Of three.") for i in range(3)]
+    ids = [str(s.id) for s in segments]
+    done_url = f"/media/projects/{project.id}/audio/{ids[0]}.wav"
+    folder = Path(media_root) / "projects" / str(project.id) / "audio"
+    folder.mkdir(parents=True)
+    sf.write(str(folder / f"{ids[0]}.wav"), [0.0] * 2400, 24000, subtype="PCM_16")
+    Segment.objects.filter(id=ids[0]).update(audio_file=done_url, audio_duration=0.1)
+    task_id = f"tts_batch_{project.id}_deadbeef"
+    TaskRecord.objects.create(
+        task_id=task_id, kind="batch", project_id=project.id, segment_ids=ids, voice_id="jf_alpha", speed=1.0,
+        status="PROCESSING", stage="synthesizing", created_at=datetime.now(timezone.utc),
+        started_at=datetime.now(timezone.utc),
+        state={"chars_total": 54, "segment_chars_planned": [18, 18, 18], "progress": {"current": 2, "total": 3, "percentage": 33}},
+    )
+    TaskSegmentResult.objects.create(task_id=task_id, segment_id=ids[0], audio_url=done_url, duration=0.1)
+    sent = []
+    original = remote_synthesis._send
+    monkeypatch.setattr(remote_synthesis, "_send", lambda request: sent.append(request["text"]) or original(request))
+    assert resume_interrupted_tasks() == [task_id]
+    final = wait_for_task(task_id, timeout=30)
+    assert final["status"] == "COMPLETED", final
+    assert [c["segment_id"] for c in final["completed_segments"]] == ids
+    assert sorted(sent) == ["Part 1. Of three.", "Part 2. Of three."]  # segment 0 not redone
+    assert fake_engine.calls == []
+    _files_agree_with_rows(project, media_root)

@@ -34,6 +34,7 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.TasksShutDown: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.BrokerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.NoSynthesisWorkers: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

@@ -67,11 +67,13 @@ PHASE_SYNTHESIS = "synthesis"
 
 def require_model() -> None:
     """Raise :class:`ModelUnavailable` unless a TTS model is installed, and in ``celery`` mode
-    :class:`BrokerUnavailable` (503, naming the broker) unless Redis answers."""
+    :class:`BrokerUnavailable` (503, naming the broker) unless Redis answers, or
+    :class:`NoSynthesisWorkers` (503) unless a worker does."""
     if not KokoroModelLoader.is_model_available():
         raise ModelUnavailable()
     if remote_synthesis.is_remote():
         remote_synthesis.check_broker()
+        remote_synthesis.check_workers()
 
 
 def check_voices(context: NarrationContext, segments: list[Segment]) -> VoiceSettings:

@@ -142,3 +142,14 @@ class BrokerUnavailable(ServiceError):
             "(scripts/run --workers N starts it), or set STORYFLOW_SYNTHESIS=local to narrate in this process.",
             broker=broker,
         )
+
+
+class NoSynthesisWorkers(ServiceError):
+    """``STORYFLOW_SYNTHESIS=celery``, the broker answers, but no worker does: 503."""
+
+    def __init__(self, broker: str):
+        super().__init__(
+            f"No synthesis worker answers on the broker at {broker}. Start one (README, \"Scale out\"; "
+            "scripts/run --workers N starts them), or set STORYFLOW_SYNTHESIS=local to narrate in this process.",
+            broker=broker,
+        )

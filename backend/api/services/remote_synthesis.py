@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from django.conf import settings
 
-from api.services.errors import BrokerUnavailable
+from api.services.errors import BrokerUnavailable, NoSynthesisWorkers
 from core_engine.audio_utils import decode_flac
 from core_engine.lexicon import Lexicon
 from core_engine.sentence_cues import Cue
@@ -102,6 +102,34 @@ def check_broker() -> None:
         client.close()
     except redis.RedisError as exc:
         raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
+
+
+#: Seconds a successful worker ping is trusted (``check_workers``), and the ping's own timeout.
+WORKERS_SEEN_SECONDS, PING_TIMEOUT_SECONDS = 30.0, 1.0
+_workers_seen: dict[str, float] = {}  # broker URL -> time.monotonic() of the last ping a worker answered
+
+
+def check_workers() -> None:
+    """Raise ``NoSynthesisWorkers`` (503) unless a worker answered Celery's ping in the last
+    ``WORKERS_SEEN_SECONDS`` or answers one of two pings now (``PING_TIMEOUT_SECONDS`` each): without a worker a
+    new task would wait in the queue forever. Call after ``check_broker``."""
+    from workers.celery_app import broker_url, client_app
+
+    url = broker_url()
+    seen = _workers_seen.get(url)
+    if seen is not None and time.monotonic() - seen < WORKERS_SEEN_SECONDS:
+        return
+    replies = []
+    for _ in range(2):  # a busy worker's main process can miss one short ping
+        try:
+            replies = client_app().control.ping(timeout=PING_TIMEOUT_SECONDS) or []
+        except Exception as exc:  # kombu / redis errors: the broker went away between the two checks
+            raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
+        if replies:
+            break
+    if not replies:
+        raise NoSynthesisWorkers(redacted_broker_url())
+    _workers_seen[url] = time.monotonic()
 
 
 def build_request(text: str, voice_id: str, speed: float, lexicon: Lexicon, model_sha256: str | None) -> dict[str, Any]:

@@ -317,3 +317,10 @@ def test_resume_after_the_web_process_died_resubmits_only_the_missing_segments(
     assert sorted(sent) == ["Part 1. Of three.", "Part 2. Of three."]  # segment 0 not redone
     assert fake_engine.calls == []
     _files_agree_with_rows(project, media_root)
+
+
+def test_no_worker_gives_503_saying_to_start_one(api_client, fake_engine, own_redis, project):
+    segment = SegmentFactory(project=project, sequence_index=0, text_content="Nobody will read this.")
+    response = api_client.post(f"/api/segments/{segment.id}/generate-audio/", {}, format="json")
+    assert response.status_code == 503
+    assert "No synthesis worker" in response.json()["error"] and response.json()["broker"] == own_redis.url

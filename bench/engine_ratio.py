@@ -92,7 +92,7 @@ def child_engine(args) -> dict:
                 "calibration": calibration.as_dict() if calibration is not None else None}
     else:
         setup_django()
-        from core_engine.model_loader import KokoroModelLoader, conv_as_gemm_enabled
+        from core_engine.model_loader import KokoroModelLoader, conv_gemm_applies
         from core_engine.tts_wrapper import synthesize
 
         started = time.perf_counter()
@@ -106,7 +106,7 @@ def child_engine(args) -> dict:
         files, layout = KokoroModelLoader.loaded_files(), KokoroModelLoader.loaded_layout()
         return {"engine": args.engine, "characters": len(text), "load_seconds": load, "wall_seconds": wall,
                 "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb(),
-                "variant": files.variant + (", convs as u8 x s8 GEMM" if conv_as_gemm_enabled() else ""),
+                "variant": files.variant + (", convs as u8 x s8 GEMM" if conv_gemm_applies(files) else ""),
                 "layout": layout.label}
     return {"engine": args.engine, "characters": len(text), "load_seconds": load, "wall_seconds": wall,
             "audio_seconds": audio_seconds, "rtf": wall / audio_seconds, "peak_rss_mb": peak_rss_mb(),

@@ -7,14 +7,15 @@ im2col + an MLAS u8 x u8 GEMM, which cannot use the VNNI instructions
 weights is no way out: onnxruntime 1.2x falls back to a slow kernel for it (5x
 slower on the Kokoro graph, measured). ``MatMulInteger`` with a constant int8 B
 does take the u8 x s8 VNNI path. Profiled on one 175-token chunk (11.1 s of
-audio), one session with one intra-op thread, Intel Xeon with AVX512-VNNI:
+audio), one session with one intra-op thread, 2-core AMD EPYC with avx512_vnni, the
+shipped graph and the rewritten one in the same run (``onnxruntime`` profiling):
 
 * ``ConvInteger`` nodes: 4.58 s of 6.5 s per run (68 %);
 * after this rewrite: ``MatMulInteger`` 2.1 s + Transpose/Concat/Slice 1.2 s, and
   the whole run 5.5 s (1.17x).
 
 Per layer (``core_engine/tests`` has the exactness check; timings from a
-one-thread micro-benchmark): 128 ch x 11 taps over 53,281 frames 174 -> 166 ms;
+one-thread micro-benchmark on the same CPU, each layer both ways in one run): 128 ch x 11 taps over 53,281 frames 174 -> 166 ms;
 512 ch x 3 taps over 2,000 frames 23 -> 11 ms; 1024 -> 1090 ch x 3 taps over 600
 frames 30 -> 11 ms.
 

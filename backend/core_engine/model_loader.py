@@ -380,9 +380,12 @@ class KokoroModelLoader:
     def _load_many(cls, files: ModelFiles, count: int, threads: int = 0) -> "list[kokoro_onnx.Kokoro]":
         """``count`` ``kokoro_onnx.Kokoro`` over ``files``, each with ``threads`` intra-op threads.
 
-        The graph is rewritten with its duration output once (``_rewritten_sessions``)
-        and every session is built from that one file: rewriting it per session doubled the
-        load-time peak (1,146 MB RSS for two sessions in ``bench/engine_ratio.py``).
+        A graph that needs no rewrite (no int8 convolutions to rewrite, ``conv_gemm_applies``,
+        and a duration output already there, as in the float32 file ``install_model`` writes)
+        is loaded as it is, without being parsed here: the first session tells. Otherwise the
+        graph is rewritten once (``_rewritten_sessions``) and every session is built from
+        that one file: rewriting it per session doubled the load-time peak (1,146 MB RSS
+        for two sessions in ``bench/engine_ratio.py``).
         """
         import kokoro_onnx
         import onnxruntime
@@ -395,12 +398,20 @@ class KokoroModelLoader:
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        sessions = _rewritten_sessions(files.model_path, options, count, durations=cls.expose_durations)
+        def plain() -> "onnxruntime.InferenceSession":
+            return onnxruntime.InferenceSession(str(files.model_path), sess_options=options, providers=execution_providers())
+
+        convs = conv_gemm_applies(files)
+        sessions = None
+        if not convs:
+            first = plain()
+            if not cls.expose_durations or DURATION_OUTPUT in {output.name for output in first.get_outputs()}:
+                sessions = [first] + [plain() for _ in range(count - 1)]
+            del first
         if sessions is None:
-            sessions = [
-                onnxruntime.InferenceSession(str(files.model_path), sess_options=options, providers=execution_providers())
-                for _ in range(count)
-            ]
+            sessions = _rewritten_sessions(files.model_path, options, count, durations=cls.expose_durations, convs=convs)
+        if sessions is None:
+            sessions = [plain() for _ in range(count)]
         return [kokoro_onnx.Kokoro.from_session(session, str(files.voices_path)) for session in sessions]
 
     @classmethod
@@ -508,7 +519,7 @@ def add_duration_output(model: "onnx.ModelProto") -> bool:
     600 samples at 24 kHz); nothing else changes, so the audio stays bit-identical.
     Returns True if added, False if the output is already there or the graph has no
     such tensor. ``install_model`` bakes it into the float32 variant it derives, so
-    loading that 325 MB graph needs no rewrite (and no protobuf copy in memory).
+    ``_load_many`` loads that 325 MB graph as it is, without parsing it in Python.
     """
     import onnx
 
@@ -543,6 +554,12 @@ def execution_providers() -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def conv_gemm_applies(files: "ModelFiles") -> bool:
+    """Whether ``files``' graph gets ``core_engine.conv_gemm``'s rewrite here: the bundled
+    int8 variant (the only one with ``ConvInteger``) with ``conv_as_gemm_enabled()``."""
+    return files.variant == BUNDLED_INT8 and conv_as_gemm_enabled()
+
+
 def conv_as_gemm_enabled() -> bool:
     """Whether int8 graphs get ``core_engine.conv_gemm``'s rewrite on this machine.
 
@@ -561,15 +578,15 @@ def conv_as_gemm_enabled() -> bool:
 
 
 def _rewritten_sessions(
-    model_path: Path, options, count: int = 1, durations: bool = True,
+    model_path: Path, options, count: int = 1, durations: bool = True, convs: bool = False,
 ) -> "list[onnxruntime.InferenceSession] | None":
     """``count`` InferenceSessions of ``model_path`` with the load-time rewrites, or None to load it as it is.
 
     Rewrites: with ``durations``, a ``"duration"`` output (``DURATION_TENSOR``, when
-    the graph has the tensor and no such output; see the module docstring), and on VNNI CPUs the
-    int8 convolutions as u8 x s8 GEMMs (``core_engine.conv_gemm``,
-    ``conv_as_gemm_enabled``; sample-identical, 1.17x faster per session measured
-    there). Returns None (after logging why) when neither applies, or when
+    the graph has the tensor and no such output; see the module docstring), and with
+    ``convs`` the int8 convolutions as u8 x s8 GEMMs (``core_engine.conv_gemm``,
+    ``conv_gemm_applies``; sample-identical; 6.5 s -> 5.5 s per chunk on one
+    thread of a 2-core AMD EPYC with avx512_vnni, see that module). Returns None (after logging why) when neither applies, or when
     ``onnx`` cannot read or rewrite the graph. The rewritten graph goes through a
     temporary file that is removed once the sessions are built: a session built
     from bytes keeps those bytes (~90 MB) for its whole life. The protobuf is freed
@@ -590,7 +607,7 @@ def _rewritten_sessions(
                     "Model %s has no %s tensor: sentence timings will be estimated, not exact",
                     model_path, DURATION_TENSOR,
                 )
-        if conv_as_gemm_enabled():
+        if convs:
             rewritten = rewrite_conv_integer_as_gemm(model)
             if rewritten:
                 logger.info("Model %s: %d ConvInteger nodes run as u8 x s8 MatMulInteger", model_path, rewritten)

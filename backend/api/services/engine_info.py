@@ -8,7 +8,7 @@ from django.conf import settings
 from api.services import remote_synthesis
 from core_engine import audio_cache, tts_wrapper
 from core_engine.cpu_info import cpu_info
-from core_engine.model_loader import BUNDLED_INT8, KokoroModelLoader, conv_as_gemm_enabled, forced_variant
+from core_engine.model_loader import KokoroModelLoader, conv_gemm_applies, forced_variant
 
 
 def describe_engine() -> dict[str, Any]:
@@ -55,7 +55,7 @@ def describe_engine() -> dict[str, Any]:
             "forced_sessions": forced_sessions or None,
             "source": "forced" if forced_sessions > 0 else ("calibrated" if calibration else "default"),
         },
-        "int8_conv_gemm": bool(files and files.variant == BUNDLED_INT8 and conv_as_gemm_enabled()),
+        "int8_conv_gemm": bool(files and conv_gemm_applies(files)),
         "audio_cache": {"max_bytes": audio_cache.max_bytes()},
         "synthesis": remote_synthesis.describe_workers(),
     }

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two looks at the segment in turn (state, progress, cancel; a Redis GET and
 #: about 1 ms of CPU each): from ``POLL_SECONDS`` growing 1.5x per look up to ``POLL_MAX_SECONDS``.
-#: Measured with ``bench/scale_benchmark.py`` on 2 cores: a fixed 0.1 s cost the 100-slot
+#: Measured with ``bench/scale_benchmark.py`` on a 2-core AMD EPYC with avx512_vnni, each pair in one session: a fixed 0.1 s cost the 100-slot
 #: simulation 3 % of its efficiency (0.899 against 0.929 at 0.02 s), and a fixed 0.02 s cost the
 #: 2-worker real-model batch 7 % of its speed (46.0 s against 42.9 s: the web process's polling
 #: took 2.8 s of CPU from the workers, against 1.2 s).

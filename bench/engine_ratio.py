@@ -39,14 +39,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tts_benchmark import REPO, cpu_description, load_story, peak_rss_mb, setup_django  # noqa: E402
+from tts_benchmark import REPO, cpu_description, load_story, peak_rss_mb, run_json_child, setup_django  # noqa: E402
 
 STORY_DIR = REPO.parent / "shared" / "data" / "stories"
 DEFAULT_STORY = STORY_DIR / "andersen_emperors_new_clothes.txt"
@@ -170,10 +169,7 @@ def child_sessions(args) -> dict:
 def run_child(args, *extra: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--story", str(args.story),
                "--chars", str(args.chars), "--voice", args.voice, "--threads", str(args.threads), *extra]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        raise SystemExit(f"child failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_child(command)
 
 
 def main_ratio(args) -> dict:

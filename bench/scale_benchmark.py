@@ -40,8 +40,6 @@ import argparse
 import json
 import os
 import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -49,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tts_benchmark import REPO, cpu_description, load_story, peak_rss_mb  # noqa: E402
+from tts_benchmark import REPO, cpu_description, load_story, peak_rss_mb, run_json_child  # noqa: E402
 
 STORY = REPO.parent / "shared" / "data" / "stories" / "andersen_emperors_new_clothes.txt"
 PRIDE_AND_PREJUDICE_CHARS = 680_000
@@ -218,10 +216,7 @@ def run_child(args, *extra: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--segments", str(args.segments),
                "--sim-segments", str(args.sim_segments), "--sim-slots", str(args.sim_slots),
                "--sim-seconds", str(args.sim_seconds), *extra]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        raise SystemExit(f"child failed ({' '.join(command)}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_child(command)
 
 
 def main_scale(args) -> dict:

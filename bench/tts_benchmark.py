@@ -193,9 +193,15 @@ def child_run(args, baseline: bool, engine_dir: Path | None) -> dict:
         command += ["--engine-dir", str(engine_dir)]
     elif baseline:
         command.append("--no-timings")
+    return run_json_child(command)
+
+
+def run_json_child(command: list[str]) -> dict:
+    """Run a benchmark child process from the repository root; its last stdout line, as JSON.
+    A failing child stops the benchmark with the command and the tail of its stderr."""
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
-        raise SystemExit(f"benchmark child failed ({' '.join(command)}):\n{done.stderr[-2000:]}")
+        raise SystemExit(f"benchmark child failed ({' '.join(command)}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

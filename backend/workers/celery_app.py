@@ -27,14 +27,9 @@ https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.ht
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from celery import Celery
 
-_BACKEND = Path(__file__).resolve().parent.parent
-if str(_BACKEND) not in sys.path:  # `celery -A workers.celery_app` from the repository root
-    sys.path.insert(0, str(_BACKEND))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storyflow.settings")
 
 from django.conf import settings  # noqa: E402  (settings only: workers never set up the ORM)

@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: Name the web process sends the task by.
 SYNTHESIZE_TASK = "storyflow.synthesize_speech"
-#: How often a failing segment is tried before it lands in the batch's ``errors``.
-MAX_ATTEMPTS = 3
 
 
 class ModelMismatch(Exception):
@@ -103,7 +101,7 @@ def load_model_after_fork(**_kwargs) -> None:
         logger.exception("Worker %s could not load the model", os.getpid())
 
 
-@app.task(bind=True, base=AbortableTask, name=SYNTHESIZE_TASK, acks_late=True, reject_on_worker_lost=True)
+@app.task(bind=True, base=AbortableTask, name=SYNTHESIZE_TASK)  # acks_late etc.: the app's configuration
 def synthesize_speech(self, request: dict[str, Any]) -> dict[str, Any] | None:
     """Synthesize ``request`` (see the module docstring); returns the result dict, or None when aborted.
 

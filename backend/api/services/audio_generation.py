@@ -34,6 +34,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable
 from uuid import uuid4
@@ -405,7 +406,7 @@ def narrate_segments(
             outcome.cancelled = True
             break
         if remote:  # keep the pool busy: this segment and the next ones are queued on the workers
-            for ahead in [sid for sid in ids[index - 1:] if sid not in finished_ids][:window]:
+            for ahead in islice((sid for sid in ids[index - 1:] if sid not in finished_ids), window):
                 if ahead not in submitted:
                     submitted.add(ahead)
                     submit_segment(ahead, use_cache=use_cache, contexts=contexts)
@@ -462,7 +463,7 @@ def narrate_segments(
                 cancelled=f"Cancelled after {narrated} segment{'s' if narrated != 1 else ''}",
             )
     tts_wrapper.discard_prefetched()  # a cancel or a failure may leave the next segment's chunks queued
-    if remote_synthesis.is_remote():
+    if remote:
         remote_synthesis.discard_submitted()  # segments submitted ahead and not reached (a cancel)
     return outcome
 
@@ -476,18 +477,32 @@ def prefetch_segment(segment_id, *, use_cache: bool = True) -> int:
     Returns:
         The number of chunks queued.
     """
-    if segment_id is None:
+    upcoming = _upcoming_segment(segment_id, use_cache=use_cache)
+    if upcoming is None:
         return 0
+    segment, context, voice = upcoming
+    return tts_wrapper.prefetch(segment.text_content, voice.voice_id, voice.speed, lexicon=context.lexicon)
+
+
+def _upcoming_segment(segment_id, *, use_cache: bool, contexts: dict | None = None):
+    """``(segment, NarrationContext, VoiceSettings)`` of a segment to start ahead of its turn, or
+    None when there is none, it is empty or gone, or (``use_cache``) its audio is in the cache.
+    ``contexts`` (project id -> ``NarrationContext``) reuses contexts already read."""
+    if segment_id is None:
+        return None
     segment = Segment.objects.select_related("project").filter(id=segment_id).first()
     if segment is None or not (segment.text_content or "").strip():
-        return 0
-    context = NarrationContext.for_project(segment.project)
+        return None
+    contexts = {} if contexts is None else contexts
+    context = contexts.get(segment.project_id)
+    if context is None:
+        context = contexts[segment.project_id] = NarrationContext.for_project(segment.project)
     voice = context.voice_for(segment)
     if use_cache:
         key = cache_key_for(context.identity_for(segment).digest, segment.text_content)
         if key and audio_cache.lookup(key) is not None:
-            return 0
-    return tts_wrapper.prefetch(segment.text_content, voice.voice_id, voice.speed, lexicon=context.lexicon)
+            return None
+    return segment, context, voice
 
 
 def submit_segment(segment_id, *, use_cache: bool = True, contexts: dict | None = None) -> bool:
@@ -499,19 +514,10 @@ def submit_segment(segment_id, *, use_cache: bool = True, contexts: dict | None 
     Returns:
         True if a request was sent (or already was).
     """
-    segment = Segment.objects.select_related("project").filter(id=segment_id).first()
-    if segment is None or not (segment.text_content or "").strip():
+    upcoming = _upcoming_segment(segment_id, use_cache=use_cache, contexts=contexts)
+    if upcoming is None:
         return False
-    if contexts is None:
-        contexts = {}
-    context = contexts.get(segment.project_id)
-    if context is None:
-        context = contexts[segment.project_id] = NarrationContext.for_project(segment.project)
-    voice = context.voice_for(segment)
-    if use_cache:
-        key = cache_key_for(context.identity_for(segment).digest, segment.text_content)
-        if key and audio_cache.lookup(key) is not None:
-            return False
+    segment, context, voice = upcoming
     if tts_wrapper.validate_request(segment.text_content, voice.voice_id, voice.speed):
         return False
     request = remote_synthesis.build_request(

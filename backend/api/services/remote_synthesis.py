@@ -6,7 +6,7 @@ This module sends requests, follows their progress, and turns results back into 
 ``tts_wrapper.Synthesis`` that ``audio_generation`` writes exactly as it writes a
 local one (same WAV, sample for sample: ``audio_utils.pcm16``).
 
-A batch submits its next segments ahead (``submit``, from ``prefetch_segment``), so
+A batch submits its next segments ahead (``submit``, from ``audio_generation.submit_segment``), so
 every worker of the pool has a segment while the web process waits for the one in
 order; ``discard_submitted`` revokes and aborts what is left when the batch ends or
 is cancelled.
@@ -57,15 +57,10 @@ class RemoteSynthesisFailed(RuntimeError):
     """A segment's synthesis failed on the workers (its message says why and how often)."""
 
 
-def synthesis_mode() -> str:
-    """``"local"`` (default: the engine in this process) or ``"celery"`` (``settings.STORYFLOW_SYNTHESIS``)."""
-    mode = str(getattr(settings, "STORYFLOW_SYNTHESIS", "local") or "local").strip().lower()
-    return "celery" if mode == "celery" else "local"
-
-
 def is_remote() -> bool:
-    """True in ``celery`` mode."""
-    return synthesis_mode() == "celery"
+    """True in ``celery`` mode (``settings.STORYFLOW_SYNTHESIS``; ``"local"``, the default, is the
+    engine in this process)."""
+    return str(getattr(settings, "STORYFLOW_SYNTHESIS", "local") or "local").strip().lower() == "celery"
 
 
 def submit_window() -> int:
@@ -237,12 +232,14 @@ def synthesize_remote(
     interval = POLL_SECONDS
     while True:
         try:
-            state = result.state
+            # One read of the result backend per look (``state`` and ``info`` would each read it).
+            meta = result.backend.get_task_meta(result.id)
+            state = meta["status"]
             if cancelled():
                 _stop(result)
                 raise SynthesisCancelled()
             if state == "PROGRESS":
-                info = result.info or {}
+                info = meta.get("result") or {}
                 chunks = int(info.get("chunks_done", 0))
                 # A redelivered or retried request starts again at chunk 0: report only new highs,
                 # so the bar never goes back.
@@ -257,7 +254,7 @@ def synthesize_remote(
                     raise SynthesisCancelled()
                 return _decode(value), value.get("worker", {})
             elif state in ("FAILURE", "REVOKED"):
-                error = result.info
+                error = meta.get("result")
                 kind = type(error).__name__ if isinstance(error, BaseException) else str(state)
                 message = f"{kind}: {error}"
                 result.forget()

@@ -10,6 +10,7 @@ import pytest
 from api.tasks import TERMINAL_STATUSES, TaskManager
 from api.tests.factories import ProjectFactory, SegmentFactory
 from core_engine.audio_utils import write_wav_atomic
+from workers.tests.fake_synthesis import report_fake_chunks
 
 FAKE_VOICES = ["jf_alpha", "jm_kumo"]
 
@@ -63,17 +64,8 @@ class FakeEngine:
             assert self.gate.wait(20), "test gate never opened"
         if self.delay:
             time.sleep(self.delay)
-        chunks = [part for part in text.split(". ") if part]
+        chunks = report_fake_chunks(text, on_progress, self.chunk_delay)
         total_chars = sum(len(part) for part in chunks)
-        done_chars = 0
-        if on_progress:
-            on_progress(0, len(chunks), 0, total_chars)
-        for index, part in enumerate(chunks, start=1):
-            if self.chunk_delay:
-                time.sleep(self.chunk_delay)
-            done_chars += len(part)
-            if on_progress:
-                on_progress(index, len(chunks), done_chars, total_chars)
         if "FAIL" in text:
             return {"success": False, "audio_path": None, "duration": None, "error": "fake engine failure"}
         seconds = max(0.1, len(text) * self.seconds_per_char / speed)
@@ -108,6 +100,26 @@ def no_model(monkeypatch):
     from core_engine.model_loader import KokoroModelLoader
 
     monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: False))
+
+
+def journal_interrupted_batch(project, ids: list[str], chars: list[int], done_duration: float, progress: dict) -> str:
+    """Journal a batch over ``ids`` as a killed server leaves it: PROCESSING, with ``ids[0]`` done
+    (its row pointing at ``/media/projects/{project}/audio/{id}.wav``, ``done_duration`` s). Returns its id."""
+    from datetime import datetime, timezone
+
+    from api.models import Segment, TaskRecord, TaskSegmentResult
+
+    done_url = f"/media/projects/{project.id}/audio/{ids[0]}.wav"
+    Segment.objects.filter(id=ids[0]).update(audio_file=done_url, audio_duration=done_duration)
+    task_id = f"tts_batch_{project.id}_deadbeef"
+    TaskRecord.objects.create(
+        task_id=task_id, kind="batch", project_id=project.id, segment_ids=ids, voice_id="jf_alpha", speed=1.0,
+        status="PROCESSING", stage="synthesizing", created_at=datetime.now(timezone.utc),
+        started_at=datetime.now(timezone.utc),
+        state={"chars_total": sum(chars), "segment_chars_planned": list(chars), "progress": progress},
+    )
+    TaskSegmentResult.objects.create(task_id=task_id, segment_id=ids[0], audio_url=done_url, duration=done_duration)
+    return task_id
 
 
 def wait_for_task(task_id: str, timeout: float = 20.0) -> dict:

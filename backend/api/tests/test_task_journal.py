@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from api.models import Segment, TaskLogEntry, TaskRecord, TaskSegmentResult
+from api.models import TaskLogEntry, TaskRecord, TaskSegmentResult
 from api.services.task_recovery import remove_interrupted_writes, resume_interrupted_tasks
 from api.tasks import TaskManager
-from api.tests.conftest import wait_for_task, wait_until
+from api.tests.conftest import journal_interrupted_batch, wait_for_task, wait_until
 from api.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,16 +101,7 @@ def test_resume_continues_an_interrupted_batch_under_the_same_id(fake_engine, pr
     """The journal of a batch killed after its first segment: resume runs only the rest."""
     segments = [SegmentFactory(project=project, sequence_index=i, text_content=f"Part {i}.") for i in range(3)]
     ids = [str(s.id) for s in segments]
-    done_url = f"/media/projects/{project.id}/audio/{ids[0]}.wav"
-    Segment.objects.filter(id=ids[0]).update(audio_file=done_url, audio_duration=1.0)
-    task_id = f"tts_batch_{project.id}_deadbeef"
-    TaskRecord.objects.create(
-        task_id=task_id, kind="batch", project_id=project.id, segment_ids=ids, voice_id="jf_alpha", speed=1.0,
-        status="PROCESSING", stage="synthesizing", created_at=datetime.now(timezone.utc),
-        started_at=datetime.now(timezone.utc),
-        state={"chars_total": 21, "segment_chars_planned": [7, 7, 7], "progress": {"current": 2, "total": 3, "percentage": 66}},
-    )
-    TaskSegmentResult.objects.create(task_id=task_id, segment_id=ids[0], audio_url=done_url, duration=1.0)
+    task_id = journal_interrupted_batch(project, ids, [7, 7, 7], 1.0, {"current": 2, "total": 3, "percentage": 66})
     audio_dir = tmp_path / "media" / "projects" / str(project.id) / "audio"
     settings.MEDIA_ROOT = str(tmp_path / "media")
     audio_dir.mkdir(parents=True)

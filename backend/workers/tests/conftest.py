@@ -14,7 +14,7 @@ import pytest
 # The API tests' fixtures: a fresh TaskManager per test (autouse), the local fake engine, a project.
 from api.tests.conftest import fake_engine, project, task_manager  # noqa: F401
 
-from workers.local_pool import FAKE, RedisServer, Worker, free_port, wait_for_workers  # noqa: F401
+from workers.local_pool import RedisServer, Worker, wait_for_workers
 
 
 @pytest.fixture(scope="module")

@@ -28,20 +28,29 @@ variant = "fake"
 model_sha256 = None
 
 
-def synthesize(text, voice_id, speed, on_progress=None, *, lexicon=None, target_tokens=None) -> Synthesis:
-    """``Synthesis`` of a tone as long as ``text`` would be spoken (see the module docstring)."""
-    chunk_seconds = float(os.environ.get("STORYFLOW_FAKE_CHUNK_SECONDS", "0.05"))
-    time.sleep(float(os.environ.get("STORYFLOW_FAKE_SEGMENT_SECONDS", "0")))
+def report_fake_chunks(text: str, on_progress=None, chunk_seconds: float = 0.0) -> list[str]:
+    """The fake engines' chunks of ``text`` (its ". "-separated parts), each taking ``chunk_seconds``
+    and reported as the real engine reports them: ``on_progress(0, n, 0, chars)`` first, then
+    ``(i, n, chars_done, chars)`` after chunk i. Shared with the API tests' ``FakeEngine``."""
     chunks = [part for part in text.split(". ") if part]
     total = sum(len(part) for part in chunks)
     done = 0
     if on_progress:
         on_progress(0, len(chunks), 0, total)
     for index, part in enumerate(chunks, start=1):
-        time.sleep(chunk_seconds)
+        if chunk_seconds:
+            time.sleep(chunk_seconds)
         done += len(part)
         if on_progress:
             on_progress(index, len(chunks), done, total)
+    return chunks
+
+
+def synthesize(text, voice_id, speed, on_progress=None, *, lexicon=None, target_tokens=None) -> Synthesis:
+    """``Synthesis`` of a tone as long as ``text`` would be spoken (see the module docstring)."""
+    time.sleep(float(os.environ.get("STORYFLOW_FAKE_SEGMENT_SECONDS", "0")))
+    chunks = report_fake_chunks(text, on_progress, float(os.environ.get("STORYFLOW_FAKE_CHUNK_SECONDS", "0.05")))
+    total = sum(len(part) for part in chunks)
     if "FAIL" in text:
         raise SynthesisFailed("fake engine failure")
     flaky = re.search(r"FLAKY(\d+)@(\S+)", text)

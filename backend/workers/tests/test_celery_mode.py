@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from api.models import Segment
-from api.tests.conftest import follow_task, wait_for_task, wait_until
+from api.tests.conftest import follow_task, journal_interrupted_batch, wait_for_task, wait_until
 from api.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -286,27 +286,15 @@ def test_resume_after_the_web_process_died_resubmits_only_the_missing_segments(
     api_client, fake_engine, fake_pool, celery_mode, project, media_root, monkeypatch,
 ):
     """The journal of a celery-mode batch whose web process died after segment 0: resume sends the rest."""
-    from datetime import datetime, timezone
-
-    from api.models import TaskRecord, TaskSegmentResult
     from api.services import remote_synthesis
     from api.services.task_recovery import resume_interrupted_tasks
 
     segments = [SegmentFactory(project=project, sequence_index=i, text_content=f"Part {i}. Of three.") for i in range(3)]
     ids = [str(s.id) for s in segments]
-    done_url = f"/media/projects/{project.id}/audio/{ids[0]}.wav"
     folder = Path(media_root) / "projects" / str(project.id) / "audio"
     folder.mkdir(parents=True)
     sf.write(str(folder / f"{ids[0]}.wav"), [0.0] * 2400, 24000, subtype="PCM_16")
-    Segment.objects.filter(id=ids[0]).update(audio_file=done_url, audio_duration=0.1)
-    task_id = f"tts_batch_{project.id}_deadbeef"
-    TaskRecord.objects.create(
-        task_id=task_id, kind="batch", project_id=project.id, segment_ids=ids, voice_id="jf_alpha", speed=1.0,
-        status="PROCESSING", stage="synthesizing", created_at=datetime.now(timezone.utc),
-        started_at=datetime.now(timezone.utc),
-        state={"chars_total": 54, "segment_chars_planned": [18, 18, 18], "progress": {"current": 2, "total": 3, "percentage": 33}},
-    )
-    TaskSegmentResult.objects.create(task_id=task_id, segment_id=ids[0], audio_url=done_url, duration=0.1)
+    task_id = journal_interrupted_batch(project, ids, [18, 18, 18], 0.1, {"current": 2, "total": 3, "percentage": 33})
     sent = []
     original = remote_synthesis._send
     monkeypatch.setattr(remote_synthesis, "_send", lambda request: sent.append(request["text"]) or original(request))

@@ -18,7 +18,9 @@ Configuration (from ``storyflow.settings``, i.e. the ``STORYFLOW_*`` environment
   3600), well above the longest segment (a 20,000-character chapter at RTF 1 is
   about 20 minutes): Redis redelivers an unacknowledged message after it;
 * ``result_expires``: results are deleted from Redis after an hour (the web
-  process has applied them long before).
+  process has applied them long before);
+* the result backend is :class:`PolledRedisBackend`: the web process reads results by
+  polling, so sending a task does not subscribe it to the task's result channel.
 
 Sources: Celery 5 docs, "Configuration and defaults" and "Using Redis"
 (https://docs.celeryq.dev/en/stable/userguide/configuration.html,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.backends.redis import RedisBackend
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storyflow.settings")
 
@@ -43,13 +46,30 @@ def broker_url() -> str:
     return str(getattr(settings, "STORYFLOW_BROKER_URL", "") or "redis://127.0.0.1:6379/0")
 
 
+class PolledRedisBackend(RedisBackend):
+    """Celery's Redis result backend, for clients that read results by polling
+    (``backend.get_task_meta``, as ``api.services.remote_synthesis`` does), never by
+    ``AsyncResult.get``.
+
+    The stock backend SUBSCRIBEs the sender to the task's result channel at ``send_task``
+    (``on_task_call``, for a later ``AsyncResult.get``), and UNSUBSCRIBEs it when that
+    AsyncResult is garbage-collected: two Redis round trips per segment that a poller never
+    uses (and, while subscribed, every state update of the task is pushed to it as well).
+    Here sending subscribes to nothing.
+    """
+
+    def on_task_call(self, producer, task_id):  # noqa: D102 (see the class docstring)
+        return None
+
+
 def make_app(url: str, include: tuple[str, ...] = ()) -> Celery:
     """A Celery app on broker and result backend ``url`` with StoryFlow's configuration (above)."""
     timeout = int(getattr(settings, "STORYFLOW_BROKER_VISIBILITY_TIMEOUT", 3600))
     made = Celery("storyflow", include=list(include))
     made.conf.update(
         broker_url=url,
-        result_backend=url,
+        # "<backend class>+<url>": Celery's by_url form for a backend class on a URL.
+        result_backend=f"{__name__}:PolledRedisBackend+{url}",
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

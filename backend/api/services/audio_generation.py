@@ -396,6 +396,8 @@ def narrate_segments(
     outcome = NarrationOutcome(done=[], failed=[])
     remote = remote_synthesis.is_remote()
     window = remote_synthesis.submit_window() if remote else 0
+    refill = max(1, window // 4)
+    last_id = next((sid for sid in reversed(ids) if sid not in finished_ids), None)
     submitted: set[str] = set()
     contexts: dict = {}  # read once per batch for the requests sent ahead
     for index, segment_id in enumerate(ids, start=1):
@@ -406,10 +408,13 @@ def narrate_segments(
             outcome.cancelled = True
             break
         if remote:  # keep the pool busy: this segment and the next ones are queued on the workers
-            for ahead in islice((sid for sid in ids[index - 1:] if sid not in finished_ids), window):
-                if ahead not in submitted:
-                    submitted.add(ahead)
-                    submit_segment(ahead, use_cache=use_cache, contexts=contexts)
+            ahead = [sid for sid in islice((sid for sid in ids[index - 1:] if sid not in finished_ids), window)
+                     if sid not in submitted]
+            # Refill in bulk (one query per refill, not per segment), but never leave this one, or
+            # the batch's last ones, unsent.
+            if ahead and (ahead[0] == segment_id or len(ahead) >= refill or ahead[-1] == last_id):
+                submitted.update(ahead)
+                submit_segments(ahead, use_cache=use_cache, contexts=contexts)
         if spec_progress:
             progress.set_progress(index, total, current_segment_id=segment_id)
         label = f"segment {index} of {total}" if in_batch else "segment"
@@ -491,9 +496,13 @@ def _upcoming_segment(segment_id, *, use_cache: bool, contexts: dict | None = No
     if segment_id is None:
         return None
     segment = Segment.objects.select_related("project").filter(id=segment_id).first()
+    return _upcoming(segment, use_cache=use_cache, contexts={} if contexts is None else contexts)
+
+
+def _upcoming(segment: Segment | None, *, use_cache: bool, contexts: dict):
+    """:func:`_upcoming_segment` for a segment already read (None: gone)."""
     if segment is None or not (segment.text_content or "").strip():
         return None
-    contexts = {} if contexts is None else contexts
     context = contexts.get(segment.project_id)
     if context is None:
         context = contexts[segment.project_id] = NarrationContext.for_project(segment.project)
@@ -505,30 +514,37 @@ def _upcoming_segment(segment_id, *, use_cache: bool, contexts: dict | None = No
     return segment, context, voice
 
 
-def submit_segment(segment_id, *, use_cache: bool = True, contexts: dict | None = None) -> bool:
-    """``celery`` mode: send the segment's synthesis request to the pool ahead of its turn
-    (``remote_synthesis.submit``). Nothing is sent when it is empty or gone, or when its
-    audio is in the cache (answered here, with no round trip). Never raises: a broker
-    error now shows when the segment's turn comes.
+def submit_segments(segment_ids: list, *, use_cache: bool = True, contexts: dict | None = None) -> int:
+    """``celery`` mode: send the synthesis requests of ``segment_ids`` to the pool ahead of their
+    turn (``remote_synthesis.submit``), in order, reading the segments in one query. A segment
+    is skipped when it is empty or gone, or when its audio is in the cache (answered here,
+    with no round trip). ``contexts`` (project id -> ``NarrationContext``) reuses contexts
+    already read. Never raises: a broker error now shows when the segment's turn comes.
 
     Returns:
-        True if a request was sent (or already was).
+        How many requests were sent (or already were).
     """
-    upcoming = _upcoming_segment(segment_id, use_cache=use_cache, contexts=contexts)
-    if upcoming is None:
-        return False
-    segment, context, voice = upcoming
-    if tts_wrapper.validate_request(segment.text_content, voice.voice_id, voice.speed):
-        return False
-    request = remote_synthesis.build_request(
-        segment.text_content, voice.voice_id, voice.speed, context.lexicon, KokoroModelLoader.model_sha256(),
-    )
-    try:
-        remote_synthesis.submit(request)
-    except BrokerUnavailable:
-        logger.warning("Could not submit segment %s ahead: the broker is unreachable", segment_id)
-        return False
-    return True
+    contexts = {} if contexts is None else contexts
+    rows = Segment.objects.select_related("project").in_bulk([str(sid) for sid in segment_ids])
+    by_id = {str(key): row for key, row in rows.items()}
+    sent = 0
+    for segment_id in segment_ids:
+        upcoming = _upcoming(by_id.get(str(segment_id)), use_cache=use_cache, contexts=contexts)
+        if upcoming is None:
+            continue
+        segment, context, voice = upcoming
+        if tts_wrapper.validate_request(segment.text_content, voice.voice_id, voice.speed):
+            continue
+        request = remote_synthesis.build_request(
+            segment.text_content, voice.voice_id, voice.speed, context.lexicon, KokoroModelLoader.model_sha256(),
+        )
+        try:
+            remote_synthesis.submit(request)
+        except BrokerUnavailable:
+            logger.warning("Could not submit segment %s ahead: the broker is unreachable", segment_id)
+            return sent
+        sent += 1
+    return sent
 
 
 def synthesize_segment(

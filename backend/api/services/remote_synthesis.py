@@ -6,7 +6,7 @@ This module sends requests, follows their progress, and turns results back into 
 ``tts_wrapper.Synthesis`` that ``audio_generation`` writes exactly as it writes a
 local one (same WAV, sample for sample: ``audio_utils.pcm16``).
 
-A batch submits its next segments ahead (``submit``, from ``audio_generation.submit_segment``), so
+A batch submits its next segments ahead (``submit``, from ``audio_generation.submit_segments``), so
 every worker of the pool has a segment while the web process waits for the one in
 order; ``discard_submitted`` revokes and aborts what is left when the batch ends or
 is cancelled.
@@ -107,7 +107,11 @@ _workers_seen: dict[str, float] = {}  # broker URL -> time.monotonic() of the la
 def check_workers() -> None:
     """Raise ``NoSynthesisWorkers`` (503) unless a worker answered Celery's ping in the last
     ``WORKERS_SEEN_SECONDS`` or answers one of two pings now (``PING_TIMEOUT_SECONDS`` each): without a worker a
-    new task would wait in the queue forever. Call after ``check_broker``."""
+    new task would wait in the queue forever. Call after ``check_broker``.
+
+    A ping returns at the first reply (``limit=1``): without it Celery's broadcast waits out the
+    whole timeout for more replies, which put a full second before a batch's first segment
+    (``bench/scale_benchmark.py`` simulation: lead-in 1.68 s)."""
     from workers.celery_app import broker_url, client_app
 
     url = broker_url()
@@ -117,7 +121,7 @@ def check_workers() -> None:
     replies = []
     for _ in range(2):  # a busy worker's main process can miss one short ping
         try:
-            replies = client_app().control.ping(timeout=PING_TIMEOUT_SECONDS) or []
+            replies = client_app().control.ping(timeout=PING_TIMEOUT_SECONDS, limit=1) or []
         except Exception as exc:  # kombu / redis errors: the broker went away between the two checks
             raise BrokerUnavailable(redacted_broker_url(), str(exc)) from exc
         if replies:
@@ -248,7 +252,7 @@ def synthesize_remote(
                     on_progress(chunks, int(info.get("chunks_total", 0)), int(info.get("chars_done", 0)),
                                 int(info.get("chars_total", 0)))
             elif state == "SUCCESS":
-                value = result.get(timeout=BROKER_TIMEOUT_SECONDS)
+                value = meta.get("result")  # the look above read it: no second read (AsyncResult.get)
                 result.forget()
                 if value is None:  # aborted on the worker
                     raise SynthesisCancelled()

@@ -50,3 +50,24 @@ def test_store_scans_the_folder_only_when_the_cap_may_be_crossed(settings, tmp_p
     on_disk = sum(p.stat().st_size for p in audio_cache.cache_dir().iterdir())
     assert on_disk <= 10_000
     assert audio_cache.lookup(keys[-1]) is not None
+
+
+def test_an_entry_shares_the_segment_file_and_keeps_its_audio_when_the_segment_is_replaced(settings, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from core_engine.audio_utils import write_wav_atomic
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    segment = tmp_path / "media" / "projects" / "p" / "audio" / "s.wav"
+    first = np.full(2400, 0.25, dtype=np.float32)
+    write_wav_atomic(segment, first, 24000)
+    audio_cache.store(K1, segment, 0.1, [])
+    entry = audio_cache.lookup(K1)
+    assert os.path.samefile(entry["wav"], segment)  # a hard link: no copy, no second fsync
+    # Regenerating the segment replaces its file (a new inode); the entry keeps the old audio.
+    write_wav_atomic(segment, np.full(2400, -0.5, dtype=np.float32), 24000)
+    cached, _ = sf.read(entry["wav"], dtype="float32")
+    now, _ = sf.read(segment, dtype="float32")
+    assert not os.path.samefile(entry["wav"], segment)
+    assert np.allclose(cached, 0.25, atol=1e-4) and np.allclose(now, -0.5, atol=1e-4)

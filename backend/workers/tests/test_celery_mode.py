@@ -17,6 +17,7 @@ import soundfile as sf
 
 from api.models import Segment
 from api.tests.conftest import follow_task, journal_interrupted_batch, wait_for_task, wait_until
+from core_engine.lexicon import EMPTY_LEXICON
 from api.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,6 +108,53 @@ def test_single_segment_goes_through_the_pool(api_client, fake_engine, fake_pool
     assert segment.audio_duration == pytest.approx(len(segment.text_content) * 0.05, abs=0.02)
     assert [c["text"] for c in segment.audio_cues] == ["One sentence", "And another."]
     assert fake_engine.calls == []
+
+
+def test_the_batch_sends_its_last_segments_ahead_too(
+    api_client, fake_engine, fake_pool, celery_mode, project, media_root, monkeypatch, settings,
+):
+    """Segments are sent ahead in refills of window / 4; the batch's last ones must not wait for
+    their own turn because they are fewer than a refill (11 segments, window 8: segment 11 is
+    in the window from segment 4 on)."""
+    from api.services import remote_synthesis
+
+    settings.STORYFLOW_REMOTE_WINDOW = 8
+    for i in range(11):
+        SegmentFactory(project=project, sequence_index=i, text_content=f"Segment {i + 1}.")
+    events = []
+    submit, synthesize = remote_synthesis.submit, remote_synthesis.synthesize_remote
+    monkeypatch.setattr(remote_synthesis, "submit", lambda request: events.append(("sent", request["text"])) or submit(request))
+    monkeypatch.setattr(
+        remote_synthesis, "synthesize_remote",
+        lambda request, *a, **k: events.append(("turn", request["text"])) or synthesize(request, *a, **k),
+    )
+    final, _ = _run_batch(api_client, project)
+    assert final["status"] == "COMPLETED" and len(final["completed_segments"]) == 11, final
+    assert sorted(text for kind, text in events if kind == "sent") == sorted(f"Segment {i}." for i in range(1, 12))
+    assert events.index(("sent", "Segment 11.")) < events.index(("turn", "Segment 5."))
+    turns = [text for kind, text in events if kind == "turn"]
+    assert turns == [f"Segment {i}." for i in range(1, 12)]
+
+
+def test_sending_a_segment_subscribes_the_web_process_to_no_result_channel(own_redis):
+    """The web process polls results (one GET per look). The stock Redis backend would also
+    SUBSCRIBE it to each task's result channel when the task is sent (and UNSUBSCRIBE it when
+    the sent AsyncResult is collected): two needless round trips per segment."""
+    import redis
+
+    from api.services import remote_synthesis
+
+    client = redis.Redis.from_url(own_redis.url)
+
+    def subscribes():
+        return client.info("commandstats").get("cmdstat_subscribe", {}).get("calls", 0)
+
+    before = subscribes()
+    for index in range(3):
+        remote_synthesis.submit(remote_synthesis.build_request(f"Never run {index}.", "jf_alpha", 1.0, EMPTY_LEXICON, None))
+    assert subscribes() == before
+    assert client.llen("storyflow.synthesis") == 3
+    assert remote_synthesis.discard_submitted() == 3
 
 
 def test_a_cached_segment_makes_no_round_trip(api_client, fake_engine, fake_pool, celery_mode, project, media_root, monkeypatch):

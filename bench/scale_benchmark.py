@@ -29,8 +29,11 @@ the tests' fake engine sleeping ``--sim-seconds`` per segment, over ``--sim-segm
 tiny segments through the real web path (TaskManager batch, results applied here:
 WAV, row, journal). Printed: wall time, the ideal (segments x seconds / slots),
 efficiency (ideal / wall; goal >= 0.9), the dispatch overhead per segment in ms
-(slot-time beyond the sleep), and whether any segment was lost or run twice (the
-worker's task count). Then an estimate for Pride and Prejudice (about 680,000
+(slot-time beyond the sleep), where the wall went (from the worker's log: the lead-in
+to the first task, the span the workers were busy with their slot occupancy and mean
+task time, and the tail spent applying the last results), and whether any segment was
+lost or run twice (the worker's task count). The batch's wall time is its task's own
+``completed_at`` minus the submit time. Then an estimate for Pride and Prejudice (about 680,000
 characters) on 1, 10 and 100 workers from the real-model rate of one worker and the
 simulation's efficiency.
 """

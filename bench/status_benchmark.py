@@ -498,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         server = threading.Thread(
             target=run,
             args=("127.0.0.1", port, app),
-            kwargs={"threading": True, "server_cls": StoryFlowWSGIServer},
+            kwargs={"threading": False, "server_cls": StoryFlowWSGIServer},  # as runserver: its own request threads
             daemon=True,
         )
         server.start()

@@ -11,7 +11,7 @@ from django.core.servers.basehttp import WSGIRequestHandler
 
 from api.management.commands.runserver import StoryFlowWSGIServer, lower_thread_priority
 from api.tasks import TaskManager, TaskState, get_task_manager
-from api.tests.conftest import wait_for_task
+from api.tests.conftest import wait_for_task, wait_until
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice values are a Linux feature"),
@@ -74,3 +74,47 @@ def test_nothing_changes_with_nice_zero():
     thread.start()
     thread.join()
     assert result == {"changed": False, "nice": base}
+
+
+def test_request_threads_are_reused_and_reniced_once(settings, task_manager):
+    """What runserver serves with (``threading=False``: the server's own request threads).
+    Sequential connections reuse one idle thread; its nice value is lowered once, not per
+    request; a connection that arrives while the other is held gets a second thread."""
+    settings.STORYFLOW_REQUEST_NICE = 3
+    base = _nice()
+    seen: list[tuple[int, int]] = []
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/hold":
+            release.wait(10)
+        seen.append((threading.get_native_id(), _nice()))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    get_task_manager()
+    server = StoryFlowWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
+    server.set_app(app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address
+    try:
+        for _ in range(3):
+            assert urllib.request.urlopen(f"http://{host}:{port}/", timeout=10).read() == b"ok"
+            # the thread goes idle just after closing the connection the client has read
+            wait_until(lambda: server._idle == 1, timeout=5)
+        held = threading.Thread(target=lambda: urllib.request.urlopen(f"http://{host}:{port}/hold", timeout=10).read())
+        held.start()
+        try:
+            # /hold keeps the idle thread busy: this one must be answered by another thread, at once
+            assert urllib.request.urlopen(f"http://{host}:{port}/", timeout=5).read() == b"ok"
+        finally:
+            release.set()
+            held.join(10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    first_three = {tid for tid, _ in seen[:3]}
+    assert len(first_three) == 1, seen  # one reused thread
+    assert seen[3][0] != seen[4][0]  # the request that arrived during /hold had its own thread
+    assert {nice for _, nice in seen} == {min(19, base + 3)}  # lowered once per thread, never twice

@@ -23,8 +23,9 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
+@pytest.mark.parametrize("pooled", [True, False], ids=["runserver's request threads", "ThreadingMixIn"])
 @pytest.mark.parametrize("manager_first", [True, False], ids=["manager made before serving", "made by a request"])
-def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings, task_manager, manager_first):
+def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings, task_manager, manager_first, pooled):
     settings.STORYFLOW_REQUEST_NICE = 7
     base = _nice()
     if not manager_first:  # the first request makes the TaskManager: its worker must not inherit nice 7
@@ -42,9 +43,10 @@ def test_a_request_thread_is_reniced_and_the_task_worker_is_not(settings, task_m
 
     if manager_first:
         get_task_manager()  # created (worker started) here, as runserver's inner_run does
-    # what runserver serves with (django.core.servers.basehttp.run, threading=True)
+    # runserver serves with the class itself (threading=False); Django's own threaded serving
+    # (basehttp.run with threading=True) stacks ThreadingMixIn on it, which it still supports.
     threaded = type("WSGIServer", (socketserver.ThreadingMixIn, StoryFlowWSGIServer), {"daemon_threads": True})
-    server = threaded(("127.0.0.1", 0), WSGIRequestHandler)
+    server = (StoryFlowWSGIServer if pooled else threaded)(("127.0.0.1", 0), WSGIRequestHandler)
     server.set_app(app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

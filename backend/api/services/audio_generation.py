@@ -408,7 +408,7 @@ def narrate_segments(
             outcome.cancelled = True
             break
         if remote:  # keep the pool busy: this segment and the next ones are queued on the workers
-            ahead = [sid for sid in islice((sid for sid in ids[index - 1:] if sid not in finished_ids), window)
+            ahead = [sid for sid in islice((sid for sid in islice(ids, index - 1, None) if sid not in finished_ids), window)
                      if sid not in submitted]
             # Refill in bulk (one query per refill, not per segment), but never leave this one, or
             # the batch's last ones, unsent.
@@ -419,7 +419,7 @@ def narrate_segments(
             progress.set_progress(index, total, current_segment_id=segment_id)
         label = f"segment {index} of {total}" if in_batch else "segment"
         started = time.monotonic()
-        following = next((sid for sid in ids[index:] if sid not in finished_ids), None)
+        following = next((sid for sid in islice(ids, index, None) if sid not in finished_ids), None)
         try:
             # Local mode: queue the next segment's chunks behind this one's (celery mode sent it ahead already).
             prefetch = (lambda: None) if remote else (lambda: prefetch_segment(following, use_cache=use_cache))
@@ -489,18 +489,17 @@ def prefetch_segment(segment_id, *, use_cache: bool = True) -> int:
     return tts_wrapper.prefetch(segment.text_content, voice.voice_id, voice.speed, lexicon=context.lexicon)
 
 
-def _upcoming_segment(segment_id, *, use_cache: bool, contexts: dict | None = None):
-    """``(segment, NarrationContext, VoiceSettings)`` of a segment to start ahead of its turn, or
-    None when there is none, it is empty or gone, or (``use_cache``) its audio is in the cache.
-    ``contexts`` (project id -> ``NarrationContext``) reuses contexts already read."""
+def _upcoming_segment(segment_id, *, use_cache: bool):
+    """:func:`_upcoming` for a segment read now by id (None: there is no next segment)."""
     if segment_id is None:
         return None
-    segment = Segment.objects.select_related("project").filter(id=segment_id).first()
-    return _upcoming(segment, use_cache=use_cache, contexts={} if contexts is None else contexts)
+    return _upcoming(Segment.objects.select_related("project").filter(id=segment_id).first(), use_cache=use_cache, contexts={})
 
 
 def _upcoming(segment: Segment | None, *, use_cache: bool, contexts: dict):
-    """:func:`_upcoming_segment` for a segment already read (None: gone)."""
+    """``(segment, NarrationContext, VoiceSettings)`` of a segment to start ahead of its turn, or
+    None when it is gone (None), empty, or (``use_cache``) its audio is in the cache.
+    ``contexts`` (project id -> ``NarrationContext``) reuses contexts already read."""
     if segment is None or not (segment.text_content or "").strip():
         return None
     context = contexts.get(segment.project_id)
@@ -514,20 +513,17 @@ def _upcoming(segment: Segment | None, *, use_cache: bool, contexts: dict):
     return segment, context, voice
 
 
-def submit_segments(segment_ids: list, *, use_cache: bool = True, contexts: dict | None = None) -> int:
+def submit_segments(segment_ids: list, *, use_cache: bool = True, contexts: dict | None = None) -> None:
     """``celery`` mode: send the synthesis requests of ``segment_ids`` to the pool ahead of their
     turn (``remote_synthesis.submit``), in order, reading the segments in one query. A segment
     is skipped when it is empty or gone, or when its audio is in the cache (answered here,
     with no round trip). ``contexts`` (project id -> ``NarrationContext``) reuses contexts
-    already read. Never raises: a broker error now shows when the segment's turn comes.
-
-    Returns:
-        How many requests were sent (or already were).
+    already read. Never raises: a broker error stops the sending (the rest would fail
+    alike) and shows when the segment's turn comes.
     """
     contexts = {} if contexts is None else contexts
     rows = Segment.objects.select_related("project").in_bulk([str(sid) for sid in segment_ids])
     by_id = {str(key): row for key, row in rows.items()}
-    sent = 0
     for segment_id in segment_ids:
         upcoming = _upcoming(by_id.get(str(segment_id)), use_cache=use_cache, contexts=contexts)
         if upcoming is None:
@@ -542,9 +538,7 @@ def submit_segments(segment_ids: list, *, use_cache: bool = True, contexts: dict
             remote_synthesis.submit(request)
         except BrokerUnavailable:
             logger.warning("Could not submit segment %s ahead: the broker is unreachable", segment_id)
-            return sent
-        sent += 1
-    return sent
+            return
 
 
 def synthesize_segment(

@@ -22,13 +22,14 @@ from django.core.servers.basehttp import WSGIServer
 
 
 logger = logging.getLogger(__name__)
+_request_thread_state = threading.local()  # .prepared: this request thread's priority is set
 
 
 def lower_thread_priority(nice: int) -> bool:
     """Raise the calling thread's nice value by ``nice`` (Linux: a thread is a task with its own
     nice value, ``setpriority(PRIO_PROCESS, native thread id)``; ``man 2 setpriority``). Threads
     it starts inherit it. An unprivileged process cannot take it back, so this is only called
-    in threads that serve one request and end. Returns False where unsupported.
+    in request threads, which serve requests and nothing else. Returns False where unsupported.
     """
     if nice <= 0 or not hasattr(os, "setpriority"):
         return False
@@ -83,7 +84,6 @@ class StoryFlowWSGIServer(WSGIServer):
     request_queue_size = 128
     #: Idle request threads kept for the next connections (more end when they finish).
     MAX_IDLE_THREADS = 32
-    daemon_threads = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,15 +106,9 @@ class StoryFlowWSGIServer(WSGIServer):
             ).start()
 
     def _request_thread(self, request, client_address) -> None:
-        from api.tasks import get_task_manager
-
-        # The TaskManager (its worker thread) is made first if it is not yet, so it never
-        # inherits the lowered priority; the priority is lowered once, for the thread's life.
-        get_task_manager()
-        lower_thread_priority(int(getattr(settings, "STORYFLOW_REQUEST_NICE", 0) or 0))
         while True:
             try:
-                WSGIServer.finish_request(self, request, client_address)
+                self.finish_request(request, client_address)
             except Exception:
                 self.handle_error(request, client_address)
             finally:
@@ -126,12 +120,15 @@ class StoryFlowWSGIServer(WSGIServer):
             request, client_address = self._connections.get()
 
     def finish_request(self, request, client_address):
-        # Only reached under ThreadingMixIn (runserver with threading=True: a thread per
-        # connection, which calls this from its own thread).
-        from api.tasks import get_task_manager
+        # In the request's own thread (this class's, or ThreadingMixIn's when Django stacks it).
+        # Once per thread: the TaskManager (its worker thread) is made first if it is not yet,
+        # so it never inherits the lowered priority; then this thread's priority is lowered.
+        if not getattr(_request_thread_state, "prepared", False):
+            from api.tasks import get_task_manager
 
-        get_task_manager()
-        lower_thread_priority(int(getattr(settings, "STORYFLOW_REQUEST_NICE", 0) or 0))
+            get_task_manager()
+            lower_thread_priority(int(getattr(settings, "STORYFLOW_REQUEST_NICE", 0) or 0))
+            _request_thread_state.prepared = True
         super().finish_request(request, client_address)
 
 

@@ -92,13 +92,17 @@ def _run_batch(texts: list[str], title: str, timeout: float) -> tuple[float, dic
     deadline = started + timeout
     while time.perf_counter() < deadline:
         # A slow poll (the status body of a 2,000-segment batch is large: polling it every
-        # 20 ms took 4 % of a core); the wall time is the task's own completed_at (ms).
+        # 20 ms took 4 % of a core, py-spy); the wall time is the task's own completed_at (ms).
         status = manager.get_task_status(body["task_id"])
         if status and status["status"] in TERMINAL_STATUSES:
-            ended = datetime.datetime.fromisoformat(status["completed_at"].replace("Z", "+00:00")).timestamp()
-            return ended - started_epoch, {**status, "_started_epoch": started_epoch, "_ended_epoch": ended}
+            return completed_epoch(status) - started_epoch, status
         time.sleep(0.25)
     raise SystemExit(f"batch {title} did not finish in {timeout} s")
+
+
+def completed_epoch(status: dict) -> float:
+    """A terminal status body's ``completed_at`` (ISO 8601 UTC, ms) as ``time.time()`` seconds."""
+    return datetime.datetime.fromisoformat(status["completed_at"].replace("Z", "+00:00")).timestamp()
 
 
 _LOG_LINE = re.compile(r"^\[(\S+ \S+): \w+/\w+\] Task \S+\[([0-9a-f-]+)\] (received|succeeded in ([0-9.]+)s)")
@@ -224,7 +228,8 @@ def child_simulate(args) -> dict:
         from workers.celery_app import make_app
         from workers.synthesis import SYNTHESIZE_TASK
 
-        timeline = worker_timeline(workdir / "sim.log", status["_started_epoch"], status["_ended_epoch"], args.sim_slots)
+        ended = completed_epoch(status)
+        timeline = worker_timeline(workdir / "sim.log", ended - wall, ended, args.sim_slots)
         stats = make_app(redis_server.url).control.inspect(timeout=2).stats() or {}
         runs = sum(int((s.get("total") or {}).get(SYNTHESIZE_TASK, 0)) for s in stats.values())
         from django.conf import settings

@@ -70,9 +70,7 @@ def link_or_copy_atomic(source: str | Path, target: str | Path) -> bool:
     tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
     try:
         os.link(source, tmp)
-    except FileNotFoundError:
-        raise
-    except OSError:
+    except OSError:  # a missing source fails in the copy too, leaving nothing
         with atomic_write_path(target) as copy:
             shutil.copyfile(source, copy)
         return False

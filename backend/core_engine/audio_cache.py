@@ -87,7 +87,12 @@ def lookup(key: str) -> dict | None:
 
 
 def copy_to(entry: dict, output_path: str | Path) -> None:
-    """Write the cached WAV to ``output_path`` atomically."""
+    """Write the cached WAV to ``output_path`` atomically, as a copy.
+
+    Not a hard link (``store`` links the other way): a linked segment file would carry the
+    entry's older mtime, and a player revalidating with ``If-Modified-Since`` against the
+    segment's previous file could get a 304 and keep the old audio (``django.views.static.serve``).
+    """
     with atomic_write_path(output_path) as tmp:
         shutil.copyfile(entry["wav"], tmp)
 
@@ -98,9 +103,11 @@ def store(key: str, wav_path: str | Path, duration: float, cues: list) -> None:
     The entry's WAV is a hard link to ``wav_path`` where the filesystem allows
     (``atomic_files.link_or_copy_atomic``; a copy otherwise): the segment's file is never
     rewritten in place, only replaced, so the entry keeps the audio it was stored with.
+    The size cap counts an entry's whole WAV, even while a segment shares its blocks.
     Linking instead of copying (and fsyncing) the WAV, and not fsyncing the sidecar, took
     the store from 12 % to 5 % of the batch thread's samples in the 2,000-segment simulation
-    of ``bench/scale_benchmark.py`` (py-spy, AMD EPYC, 2 cores).
+    of ``bench/scale_benchmark.py`` (py-spy, the two versions profiled in one session on an
+    AMD EPYC, 2 cores, avx512_vnni).
 
     The folder is scanned (``evict``) only when this process's running tally says the cap
     may be exceeded, or every ``RESCAN_EVERY`` stores (other processes may have written):

@@ -17,8 +17,8 @@ import soundfile as sf
 
 from api.models import Segment
 from api.tests.conftest import follow_task, journal_interrupted_batch, wait_for_task, wait_until
-from core_engine.lexicon import EMPTY_LEXICON
 from api.tests.factories import SegmentFactory
+from core_engine.lexicon import EMPTY_LEXICON
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

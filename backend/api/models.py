@@ -2,7 +2,7 @@
 import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models.functions import Coalesce
 
 from core_engine.lexicon import MAX_PATTERN_LENGTH, MAX_REPLACEMENT_LENGTH, LexiconRule, replacement_kind
@@ -88,6 +88,12 @@ class Project(models.Model):
         return self.title
 
 
+#: The segment fields a client writes (the API's writable fields); a save of any of them bumps ``Segment.version``.
+VERSIONED_SEGMENT_FIELDS = frozenset(
+    {"project", "project_id", "sequence_index", "text_content", "is_locked", "chapter_title", "voice", "speed"}
+)
+
+
 class Segment(models.Model):
     """One narrated unit of a project, usually a paragraph.
 
@@ -119,6 +125,10 @@ class Segment(models.Model):
     audio_identity = models.CharField(max_length=64, blank=True, default="")
     #: The identity's inputs, for people: spoken-text hash, rules, voice, speed, model variant, engine version.
     audio_source = models.JSONField(null=True, blank=True, default=None)
+    #: Version of the segment's editable state (its ETag, ``api/services/preconditions.py``): every
+    #: ``save()`` of an existing segment adds 1 in the database (``version = version + 1``); writes of
+    #: the audio fields alone (``.update()`` by generation) leave it as it is.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["sequence_index", "id"]
@@ -126,6 +136,28 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence_index} {self.text_content[:40]}"
+
+    def save(self, *args, **kwargs):
+        """Save; saving an existing segment also bumps ``version``.
+
+        The increment is done by the database (``UPDATE ... SET version = version + 1``,
+        the first statement of the save's transaction), so two saves never produce
+        the same version even from instances loaded at the same version; the new
+        value is read back in that transaction and written by the save. A save
+        limited to ``update_fields`` that names no field a client can edit leaves
+        the version alone.
+        """
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding or (update_fields is not None and not set(update_fields) & VERSIONED_SEGMENT_FIELDS):
+            return super().save(*args, **kwargs)
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "version"}
+        using = kwargs.get("using") or router.db_for_write(Segment, instance=self)
+        with transaction.atomic(using=using):
+            rows = Segment.objects.using(using).filter(pk=self.pk)
+            if rows.update(version=models.F("version") + 1):
+                self.version = rows.values_list("version", flat=True).get()
+            return super().save(*args, **kwargs)
 
     @property
     def has_audio(self) -> bool:

@@ -24,6 +24,7 @@ from api.models import (
 from api.services.errors import UnknownVoice
 from api.services.manuscript_import import MAX_UPLOAD_BYTES, ManuscriptError, check_extension, check_size
 from api.services.narration import NarrationContext, canonical_voice
+from api.services.preconditions import segment_etag
 from core_engine.lexicon import InvalidRule, clean_pattern, clean_replacement
 
 
@@ -151,14 +152,22 @@ class SegmentSerializer(serializers.ModelSerializer):
     audio_stale = serializers.SerializerMethodField(
         help_text="True when the audio was made from other text, voice, speed, pronunciation rules or model."
     )
+    etag = serializers.SerializerMethodField(
+        help_text='The segment\'s ETag ("v<version>"), as in the ETag header: send it as If-Match to write only if '
+        "nobody changed the segment since (else 412)."
+    )
 
     class Meta:
         model = Segment
         fields = [
             "id", "project", "sequence_index", "text_content", "is_locked", "audio_file", "audio_duration",
-            "chapter_title", "cues", "voice", "speed", "audio_stale",
+            "chapter_title", "cues", "voice", "speed", "audio_stale", "etag",
         ]
-        read_only_fields = ["id", "audio_file", "audio_duration", "cues", "audio_stale"]
+        read_only_fields = ["id", "audio_file", "audio_duration", "cues", "audio_stale", "etag"]
+
+    def get_etag(self, segment) -> str:
+        """See ``api.services.preconditions.segment_etag``."""
+        return segment_etag(segment)
 
     def get_audio_stale(self, segment) -> bool:
         """See ``NarrationContext.is_stale``."""
@@ -187,6 +196,15 @@ class SegmentSerializer(serializers.ModelSerializer):
             last = validated_data["project"].segments.aggregate(last=Max("sequence_index"))["last"]
             validated_data["sequence_index"] = 0 if last is None else last + 1
         return super().create(validated_data)
+
+    def update(self, instance, validated_data):
+        """Write only the fields whose value changes (and so bump ``version`` only for a real change);
+        the audio fields that generation may have written meanwhile are never written back."""
+        changed = [name for name, value in validated_data.items() if getattr(instance, name) != value]
+        for name in changed:
+            setattr(instance, name, validated_data[name])
+        instance.save(update_fields=changed)  # [] saves nothing
+        return instance
 
 
 class ProjectSerializer(serializers.ModelSerializer):

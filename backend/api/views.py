@@ -42,6 +42,7 @@ from api.services.audiobook_export import export_body, start_project_export
 from api.services.engine_info import describe_engine
 from api.services.manuscript_import import parse_manuscript
 from api.services.narration import preview_text
+from api.services.preconditions import add_etag_header, guarded_write
 from api.services.voice_samples import voice_sample
 from api.services.story_import import create_project, import_story
 from api.tasks import get_task_manager, journal
@@ -151,24 +152,35 @@ class SegmentViewSet(viewsets.ModelViewSet):
     """Segments, filterable with ``?project=<uuid>``, in ``sequence_index`` order.
 
     A locked segment's text cannot change and it cannot be deleted (409) until unlocked.
+    A segment answer has an ``ETag``; PATCH/PUT/DELETE with ``If-Match`` happen only if
+    it still matches, else 412 with the current segment (``api/services/preconditions.py``).
     """
 
     serializer_class = SegmentSerializer
     queryset = Segment.objects.order_by("project_id", "sequence_index", "id")
     filterset_fields = ["project"]
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Add the ``ETag`` header to a single segment's answer (GET, PATCH, PUT, and the 412)."""
+        return add_etag_header(super().finalize_response(request, response, *args, **kwargs))
+
     def perform_update(self, serializer):
-        segment = serializer.instance
-        data = serializer.validated_data
-        still_locked = data.get("is_locked", segment.is_locked)
-        if segment.is_locked and still_locked and "text_content" in data and data["text_content"] != segment.text_content:
-            raise ApiError(status.HTTP_409_CONFLICT, ERROR_SEGMENT_LOCKED_EDIT)
-        serializer.save()
+        with guarded_write(serializer.instance, self.request.headers.get("If-Match"), self.describe) as segment:
+            data = serializer.validated_data
+            still_locked = data.get("is_locked", segment.is_locked)
+            if segment.is_locked and still_locked and "text_content" in data and data["text_content"] != segment.text_content:
+                raise ApiError(status.HTTP_409_CONFLICT, ERROR_SEGMENT_LOCKED_EDIT)
+            serializer.save()
 
     def perform_destroy(self, instance):
-        if instance.is_locked:
-            raise ApiError(status.HTTP_409_CONFLICT, ERROR_SEGMENT_LOCKED_EDIT)
-        instance.delete()  # the post_delete signal removes the .wav after commit
+        with guarded_write(instance, self.request.headers.get("If-Match"), self.describe):
+            if instance.is_locked:
+                raise ApiError(status.HTTP_409_CONFLICT, ERROR_SEGMENT_LOCKED_EDIT)
+            instance.delete()  # the post_delete signal removes the .wav after commit
+
+    def describe(self, segment):
+        """The segment's body (for the 412's ``current``)."""
+        return self.get_serializer(segment).data
 
     @action(detail=True, methods=["post"], url_path="generate-audio")
     def generate_audio(self, request, pk=None):

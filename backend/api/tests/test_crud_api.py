@@ -31,7 +31,7 @@ def test_project_detail_includes_segments_in_sequence_order(api_client, project)
     assert [s["text_content"] for s in body["segments"]] == ["S0", "S1", "S2"]
     assert set(body["segments"][0]) == {
         "id", "project", "sequence_index", "text_content", "is_locked", "audio_file", "audio_duration",
-        "chapter_title", "cues", "voice", "speed", "audio_stale",
+        "chapter_title", "cues", "voice", "speed", "audio_stale", "etag",
     }
     assert body["segment_count"] == 3
 

@@ -7,6 +7,7 @@ silent conversion (DRF's own fields accept ``123`` as text and ``"yes"`` as true
 import math
 
 from django.db.models import Max
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import (
@@ -21,6 +22,7 @@ from api.models import (
     PronunciationRule,
     Segment,
 )
+from api.schema import ChapterResponse
 from api.services.errors import UnknownVoice
 from api.services.manuscript_import import MAX_UPLOAD_BYTES, ManuscriptError, check_extension, check_size
 from api.services.narration import NarrationContext, canonical_voice
@@ -255,10 +257,12 @@ class ProjectDetailSerializer(ProjectSerializer):
             self._segments_cache = cache
         return cache[1]
 
+    @extend_schema_field(SegmentSerializer(many=True))
     def get_segments(self, project):
         context = {"narration": {project.pk: NarrationContext.for_project(project)}}
         return SegmentSerializer(self._ordered_segments(project), many=True, context=context).data
 
+    @extend_schema_field(ChapterResponse(many=True))
     def get_chapters(self, project) -> list[dict]:
         return [
             {"title": segment.chapter_title, "segment_id": str(segment.id), "sequence_index": segment.sequence_index}

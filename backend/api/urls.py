@@ -1,5 +1,6 @@
 """API routes under /api/ (spec §3.2 and task 03.02.07)."""
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from api.views import (
@@ -22,6 +23,9 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("segments", SegmentViewSet, basename="segment")
 
 urlpatterns = [
+    # The OpenAPI 3 schema (YAML, or JSON with ?format=json) and Swagger UI over it, served offline.
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("settings/", GlobalSettingsView.as_view(), name="settings"),
     path("voices/", VoiceListView.as_view(), name="voices"),
     path("engine/", EngineView.as_view(), name="engine"),

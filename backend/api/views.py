@@ -15,6 +15,8 @@ Endpoints (router in ``api/urls.py``):
 """
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views import View
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -22,6 +24,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import schema as docs
 from api.exceptions import ApiError
 from api.models import GlobalSettings, Project, PronunciationRule, Segment
 from api.serializers import (
@@ -55,6 +58,7 @@ from core_engine.voices import MAX_BLEND_VOICES
 ERROR_SEGMENT_LOCKED_EDIT = "Segment is locked. Unlock it (PATCH is_locked=false) before changing its text or deleting it."
 
 
+@extend_schema_view(destroy=extend_schema(description="Delete the project, its segments and all its audio and exports."))
 class ProjectViewSet(viewsets.ModelViewSet):
     """Projects. The detail view includes the segments ordered by ``sequence_index``."""
 
@@ -64,6 +68,10 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def get_serializer_class(self):
         return ProjectDetailSerializer if self.action == "retrieve" else ProjectSerializer
 
+    @extend_schema(
+        request={"application/json": StoryImportSerializer, "multipart/form-data": ManuscriptUploadSerializer},
+        responses={201: ProjectDetailSerializer},
+    )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, MultiPartParser])
     def import_story(self, request):
         """Import a manuscript as a new project -> 201 with the project detail (segments and chapters).
@@ -93,6 +101,16 @@ class ProjectViewSet(viewsets.ModelViewSet):
             return Response({"text": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=GenerateAllOptionsSerializer,
+        responses={
+            200: OpenApiResponse(docs.NothingToProcessResponse, description="Nothing to narrate: every segment skipped."),
+            202: docs.BatchAcceptedResponse,
+            409: docs.error("The project already has a batch running (its task_id is in the body)."),
+            503: docs.MODEL_UNAVAILABLE,
+        },
+        examples=[docs.BATCH_ALREADY_RUNNING_EXAMPLE],
+    )
     @action(detail=True, methods=["post"], url_path="generate-all-audio")
     def generate_all_audio(self, request, pk=None):
         """Queue TTS for the project's segments (spec §3.2.2): 200, 202, 400, 404 or 503."""
@@ -105,6 +123,14 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response(body, status=status_code)
 
 
+    @extend_schema(
+        request=ExportOptionsSerializer,
+        responses={
+            202: docs.ExportAcceptedResponse,
+            409: docs.error("Segments without audio (listed in segments_without_audio), or an export already running (task_id)."),
+            503: docs.MODEL_UNAVAILABLE,
+        },
+    )
     @action(detail=True, methods=["post"], url_path="export")
     def export(self, request, pk=None):
         """Queue an export of the whole book: ``{"format", "generate_missing"}`` -> 202 with ``task_id``.
@@ -121,12 +147,25 @@ class ProjectViewSet(viewsets.ModelViewSet):
         body = start_project_export(project, **options.validated_data)
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(responses={200: docs.ExportResponse(many=True)})
     @action(detail=True, methods=["get"], url_path="exports")
     def exports(self, request, pk=None):
         """The project's finished exports, newest first (see ``audiobook_export.export_body``)."""
         project = self.get_object()
         return Response([export_body(export) for export in project.exports.order_by("-created_at")])
 
+    @extend_schema(
+        methods=["GET"],
+        operation_id="projects_exports_detail_retrieve",
+        parameters=[OpenApiParameter("export_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: docs.ExportResponse},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        operation_id="projects_exports_detail_destroy",
+        parameters=[OpenApiParameter("export_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={204: None},
+    )
     @action(detail=True, methods=["get", "delete"], url_path=r"exports/(?P<export_id>[^/.]+)")
     def export_detail(self, request, pk=None, export_id=None):
         """One export (GET), or remove it and its files (DELETE -> 204). 404 for an unknown id."""
@@ -136,6 +175,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(export_body(export))
 
+    @extend_schema(responses={200: docs.ProjectTasksResponse})
     @action(detail=True, methods=["get"], url_path="tasks")
     def tasks(self, request, pk=None):
         """The project's active and recent tasks, newest first: ``{"project_id", "tasks": [status body, ...]}``.
@@ -182,6 +222,15 @@ class SegmentViewSet(viewsets.ModelViewSet):
         """The segment's body (for the 412's ``current``)."""
         return self.get_serializer(segment).data
 
+    @extend_schema(
+        request=None,
+        responses={
+            202: docs.SegmentTaskAcceptedResponse,
+            400: docs.error("The segment has no text, or its voice or speed is not valid any more."),
+            409: docs.error("The segment is locked: unlock it before generating audio."),
+            503: docs.MODEL_UNAVAILABLE,
+        },
+    )
     @action(detail=True, methods=["post"], url_path="generate-audio")
     def generate_audio(self, request, pk=None):
         """Queue TTS for one segment (spec §3.2.1): 202, 400, 404, 409 or 503."""
@@ -200,11 +249,14 @@ class PronunciationRuleViewSet(viewsets.ModelViewSet):
     serializer_class = PronunciationRuleSerializer
 
     def get_project(self) -> Project:
+        """The project of the URL's ``project_pk`` (404 when there is none)."""
         if not hasattr(self, "_project"):
             self._project = get_object_or_404(Project, pk=self.kwargs["project_pk"])
         return self._project
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view: no URL kwargs
+            return PronunciationRule.objects.none()
         return PronunciationRule.objects.filter(project=self.get_project()).order_by("created_at", "id")
 
     def get_serializer_context(self):
@@ -223,6 +275,7 @@ class SpeechPreviewView(APIView):
     ``/…/``), and the phonemes the model would be given. The model is not loaded.
     """
 
+    @extend_schema(request=SpeechPreviewSerializer, responses={200: docs.SpeechPreviewResponse})
     def post(self, request):
         if not isinstance(request.data, dict):
             raise ApiError(400, 'The body must be a JSON object such as {"text": "Dr. Smith paid $3.50."}.')
@@ -239,6 +292,10 @@ class VoicePreviewView(APIView):
     400 for a bad voice, blend or text; 503 with no model installed.
     """
 
+    @extend_schema(
+        request=VoicePreviewSerializer,
+        responses={(200, "audio/wav"): docs.WAV_RESPONSE, 503: docs.MODEL_UNAVAILABLE},
+    )
     def post(self, request):
         if not isinstance(request.data, dict):
             raise ApiError(400, 'The body must be a JSON object such as {"voice": "jf_alpha:0.6+jm_kumo:0.4"}.')
@@ -257,16 +314,21 @@ class VoicePreviewView(APIView):
 class GlobalSettingsView(APIView):
     """``GET /api/settings/`` and ``PATCH /api/settings/`` for the single settings row."""
 
+    @extend_schema(responses={200: GlobalSettingsSerializer})
     def get(self, request):
         return Response(GlobalSettingsSerializer(GlobalSettings.load()).data)
 
+    @extend_schema(request=GlobalSettingsSerializer, responses={200: GlobalSettingsSerializer})
     def patch(self, request):
         serializer = GlobalSettingsSerializer(GlobalSettings.load(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         serializer.save()
         return Response(serializer.data)
 
-    put = patch
+    @extend_schema(request=GlobalSettingsSerializer, responses={200: GlobalSettingsSerializer})
+    def put(self, request):
+        """The same as PATCH: every field is optional."""
+        return self.patch(request)
 
 
 class VoiceListView(APIView):
@@ -276,6 +338,7 @@ class VoiceListView(APIView):
     "max_blend_voices": 5}``.
     """
 
+    @extend_schema(responses={200: docs.VoiceListResponse})
     def get(self, request):
         files = KokoroModelLoader.resolve_model_files()
         return Response(
@@ -293,6 +356,7 @@ class EngineView(APIView):
     """``GET /api/engine/``: the model variant in use, the CPU, the measured characters per
     second of each variant and the session/thread settings (``describe_engine``)."""
 
+    @extend_schema(responses={200: docs.EngineResponse})
     def get(self, request):
         return Response(describe_engine())
 
@@ -329,6 +393,7 @@ class TaskCancelView(APIView):
     segment and then ends CANCELLED; a finished task is left as it is.
     """
 
+    @extend_schema(request=None, responses={202: docs.TaskStatusResponse, 404: docs.error("Task not found")})
     def post(self, request, task_id: str):
         body = get_task_manager().cancel_task(task_id) or find_task_status(task_id)
         if body is None:
@@ -343,6 +408,7 @@ class TaskLogsView(APIView):
     their cause, and the outcome. 404 for unknown tasks.
     """
 
+    @extend_schema(responses={200: docs.TaskLogsResponse, 404: docs.error("Task not found")})
     def get(self, request, task_id: str):
         manager = get_task_manager()
         if manager.is_journaled(task_id):

@@ -12,11 +12,21 @@
  * While its audio plays, the text is shown read-only with the sentence being
  * spoken highlighted (from the segment's `cues`, see `lib/cues.ts`); pausing
  * brings the editable text back.
+ *
+ * Issue 11: Save sends the ETag of the version the draft is an edit of
+ * ({@link draftBase}) as `If-Match`. When the text was changed elsewhere
+ * meanwhile (another tab), the save is refused (412) and the card shows
+ * "Changed elsewhere — reload or overwrite" with the other version's text:
+ * Reload takes it (dropping the local edit, only when the writer chooses it),
+ * Overwrite saves the local text over it. A 412 caused only by other fields
+ * (a lock, a move) is retried at once with the new ETag, since the draft is
+ * still an edit of the text on the server.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { useDebouncedValue } from "@/hooks/useDebouncedValue";
 import { activeCueIndex, locateCues, splitForHighlight } from "@/lib/cues";
+import { segmentFromConflict } from "@/lib/api";
 import { errorMessage, formatSeconds } from "@/lib/format";
 import { startsChapter } from "@/lib/playback";
 import type { SegmentState } from "@/lib/segmentState";
@@ -36,6 +46,31 @@ export const STALE_EXPLANATION =
 
 /** How long the text must rest before "How it will be read" asks again, in milliseconds. */
 export const SPOKEN_PREVIEW_DELAY_MS = 400;
+
+/** How many times a save refused only because fields other than the text changed is re-sent with the new ETag. */
+export const MAX_ETAG_REFRESHES = 3;
+
+/** The notice shown when the segment's text was changed elsewhere since the draft was started. */
+export const CONFLICT_NOTICE = "Changed elsewhere — reload or overwrite";
+
+/** The server version a draft is an edit of: its text, and its ETag (sent as `If-Match` on save). */
+export interface DraftBase {
+  text: string;
+  etag: string | undefined;
+}
+
+/**
+ * The base of `draft` once the server's copy of the segment is `server`: the
+ * server's version when the draft equals its text (nothing unsaved) or when
+ * only other fields changed (same text as the base: a lock, a move, a voice);
+ * else the old base, so that saving over text changed elsewhere is refused.
+ */
+export function draftBase(base: DraftBase, draft: string, server: Pick<Segment, "text_content" | "etag">): DraftBase {
+  if (draft === server.text_content || server.text_content === base.text) {
+    return base.text === server.text_content && base.etag === server.etag ? base : { text: server.text_content, etag: server.etag };
+  }
+  return base;
+}
 
 /** The voice button's text: "Voice: default", "Voice: af_bella · 1.10×", "Voice: a 60 % + b 40 %". */
 export function voiceSummary(segment: Pick<Segment, "voice" | "speed">): string {
@@ -61,7 +96,8 @@ export interface SegmentCardProps {
   onChapterChange: (title: string | null) => Promise<unknown>;
   /** True while a reorder, add or delete is being saved (the order buttons wait). */
   orderBusy: boolean;
-  onSave: (text: string) => Promise<unknown>;
+  /** Save the text; `ifMatch` is the ETag the draft is an edit of (rejects with a 412 when it changed elsewhere). */
+  onSave: (text: string, ifMatch?: string) => Promise<unknown>;
   onToggleLock: () => void;
   onMove: (step: -1 | 1) => void;
   onAddBelow: () => void;
@@ -83,6 +119,9 @@ export function SegmentCard(props: SegmentCardProps) {
   const [draft, setDraft] = useState(segment.text_content);
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<string | null>(null);
+  /** The segment as the server had it when a save was refused because its text changed elsewhere. */
+  const [conflict, setConflict] = useState<Segment | null>(null);
+  const base = useRef<DraftBase>({ text: segment.text_content, etag: segment.etag });
   const [confirmDelete, setConfirmDelete] = useState(false);
   const lastServerText = useRef(segment.text_content);
   const [markingChapter, setMarkingChapter] = useState(false);
@@ -124,6 +163,13 @@ export function SegmentCard(props: SegmentCardProps) {
     }
   }, [segment.text_content]);
 
+  // Keep the draft's base on the newest server version it is still an edit of; a draft
+  // that equals the server's text again has nothing left to resolve.
+  useEffect(() => {
+    base.current = draftBase(base.current, draft, segment);
+    if (draft === segment.text_content) setConflict(null);
+  }, [draft, segment]);
+
   const dirty = draft !== segment.text_content;
   const busy = state.badge === "queued" || state.badge === "generating";
   const isChapterStart = startsChapter(segment);
@@ -132,18 +178,48 @@ export function SegmentCard(props: SegmentCardProps) {
   const reading = audioPlaying && !dirty && cues.length > 0;
   const highlight = reading && cueIndex >= 0 ? splitForHighlight(segment.text_content, cueRanges[cueIndex]) : null;
 
-  const save = async (): Promise<boolean> => {
+  /** Save the draft with `If-Match: ifMatch` (default: the draft's base); false when it was not saved. */
+  const save = async (ifMatch: string | undefined = base.current.etag): Promise<boolean> => {
     setSaving(true);
     setSaveError(null);
     try {
-      await props.onSave(draft);
-      return true;
+      for (let refreshes = 0; ; refreshes += 1) {
+        try {
+          await props.onSave(draft, ifMatch);
+          setConflict(null);
+          return true;
+        } catch (error) {
+          const current = segmentFromConflict(error);
+          if (!current) throw error;
+          if (current.text_content === base.current.text && refreshes < MAX_ETAG_REFRESHES) {
+            // Only other fields changed: the draft is still an edit of the server's text.
+            base.current = { text: current.text_content, etag: current.etag };
+            ifMatch = current.etag;
+            continue;
+          }
+          setConflict(current);
+          return false;
+        }
+      }
     } catch (error) {
       setSaveError(errorMessage(error));
       return false;
     } finally {
       setSaving(false);
     }
+  };
+
+  /** Take the other version's text, dropping the local edit (the writer chose Reload). */
+  const reload = () => {
+    if (!conflict) return;
+    base.current = { text: conflict.text_content, etag: conflict.etag };
+    setDraft(conflict.text_content);
+    setConflict(null);
+  };
+
+  /** Save the local text over the other version (with its ETag: a newer change is refused again). */
+  const overwrite = () => {
+    if (conflict) void save(conflict.etag);
   };
 
   const generate = async () => {
@@ -242,6 +318,25 @@ export function SegmentCard(props: SegmentCardProps) {
           rows={textRows}
         />
       )}
+      {conflict && dirty ? (
+        <div className="notice segment-conflict" role="alert" data-testid="segment-conflict">
+          <p>
+            <strong>{CONFLICT_NOTICE}</strong>: this segment was saved somewhere else (another tab or window) after you
+            started editing. Reload takes that version and discards your edit; Overwrite saves your text over it.
+          </p>
+          <p className="muted" data-testid="segment-conflict-text">
+            Saved elsewhere: {conflict.text_content ? `\u201c${conflict.text_content}\u201d` : "(no text)"}
+          </p>
+          <div className="confirm">
+            <button type="button" className="button small" onClick={reload} disabled={saving}>
+              Reload
+            </button>
+            <button type="button" className="button small primary" onClick={overwrite} disabled={saving}>
+              {saving ? "Saving…" : "Overwrite"}
+            </button>
+          </div>
+        </div>
+      ) : null}
       {saveError ? (
         <p className="inline-error" role="alert">
           {saveError}
@@ -292,7 +387,7 @@ export function SegmentCard(props: SegmentCardProps) {
       <div className="segment-actions">
         {dirty ? (
           <>
-            <button type="button" className="button small primary" onClick={save} disabled={saving}>
+            <button type="button" className="button small primary" onClick={() => void save()} disabled={saving}>
               {saving ? "Saving…" : "Save"}
             </button>
             <button type="button" className="button small quiet" onClick={() => setDraft(segment.text_content)} disabled={saving}>

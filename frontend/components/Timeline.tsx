@@ -537,7 +537,9 @@ export function Timeline({ projectId }: { projectId: string }) {
                   onChapterChange={(title) =>
                     updateSegment.mutateAsync({ segmentId: segment.id, changes: { chapter_title: title } })
                   }
-                  onSave={(text) => updateSegment.mutateAsync({ segmentId: segment.id, changes: { text_content: text } })}
+                  onSave={(text, ifMatch) =>
+                    updateSegment.mutateAsync({ segmentId: segment.id, changes: { text_content: text }, ifMatch })
+                  }
                   onToggleLock={() => toggleLock(segment)}
                   onMove={(step) => applyOrder(moveChanges(segments, index, step))}
                   onAddBelow={() => addSegmentAfter(index)}

@@ -31,6 +31,7 @@ import {
   type ProjectUpdate,
   type PronunciationRuleCreate,
   type PronunciationRuleUpdate,
+  type Segment,
   type SegmentCreate,
   type SegmentUpdate,
   type SpeechPreviewRequest,
@@ -240,22 +241,37 @@ export function useCreateSegment(projectId: string) {
   });
 }
 
+/** Put `saved` (a segment as the server answered it) into the project's cache in place of its old copy. */
+function putSegment(client: ReturnType<typeof useQueryClient>, projectId: string, saved: Segment) {
+  client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (project) =>
+    project
+      ? { ...project, segments: project.segments.map((segment) => (segment.id === saved.id ? saved : segment)) }
+      : project,
+  );
+}
+
 /**
  * `PATCH /api/segments/{id}/`; the project cache gets the saved segment at
  * once. A change of `chapter_title` also re-reads the project (its `chapters`).
+ * With `ifMatch` (issue 11) the write is refused with a 412 when the segment
+ * changed elsewhere; the segment as it is now then goes into the cache too,
+ * so the editor shows the other version while the writer chooses.
  */
 export function useUpdateSegment(projectId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ segmentId, changes }: { segmentId: string; changes: SegmentUpdate }) =>
-      api.updateSegment(segmentId, changes),
+    mutationFn: ({ segmentId, changes, ifMatch }: { segmentId: string; changes: SegmentUpdate; ifMatch?: string }) =>
+      api.updateSegment(segmentId, changes, { ifMatch }),
     onSuccess: (saved, { changes }) => {
-      client.setQueryData<ProjectDetail>(queryKeys.project(projectId), (project) =>
-        project
-          ? { ...project, segments: project.segments.map((segment) => (segment.id === saved.id ? saved : segment)) }
-          : project,
-      );
+      putSegment(client, projectId, saved);
       if ("chapter_title" in changes) client.invalidateQueries({ queryKey: queryKeys.project(projectId) });
+    },
+    onError: (error) => {
+      const current = api.segmentFromConflict(error);
+      if (current) {
+        putSegment(client, projectId, current);
+        client.invalidateQueries({ queryKey: queryKeys.project(projectId), exact: true }); // its chapters may have changed too
+      }
     },
   });
 }

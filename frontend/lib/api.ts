@@ -6,8 +6,9 @@
  * the browser. The audio functions follow spec task 03.02.09
  * (`audio-generation-api.md`) exactly; the rest cover projects, segments,
  * import (JSON text or a multipart file), settings, voices, the progress
- * issue's task endpoints, the audiobook exports (issue 8), and issue 9's
- * pronunciation lexicon, speech preview and voice samples.
+ * issue's task endpoints, the audiobook exports (issue 8), issue 9's
+ * pronunciation lexicon, speech preview and voice samples, and issue 11's
+ * conditional segment writes (`If-Match`, 412 "changed elsewhere").
  *
  * Every function resolves with the parsed JSON body (the voice sample: a WAV
  * `Blob`) and rejects with an {@link ApiError} (HTTP status + body) on a
@@ -111,8 +112,13 @@ export interface ApiResponse<T> {
   status: number;
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
-  const init: RequestInit = { method, headers: { Accept: "application/json" } };
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<ApiResponse<T>> {
+  const init: RequestInit = { method, headers: { Accept: "application/json", ...headers } };
   if (body instanceof FormData) {
     // multipart/form-data: the browser sets the Content-Type with its boundary.
     init.body = body;
@@ -136,7 +142,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 export const api = {
   get: <T>(path: string) => request<T>("GET", path),
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, body),
-  patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
+  /** PATCH a JSON body; `headers` are added to the request (e.g. `If-Match`). */
+  patch: <T>(path: string, body: unknown, headers?: Record<string, string>) => request<T>("PATCH", path, body, headers),
   delete: <T = void>(path: string) => request<T>("DELETE", path),
   /**
    * POST a JSON body and resolve with the answer as a `Blob` (audio). A
@@ -355,9 +362,31 @@ export async function createSegment(segment: SegmentCreate): Promise<Segment> {
  * `sequence_index`, `chapter_title`, `voice` and `speed` (null = the
  * project's). Changing a locked segment's text is a 409; a bad voice or speed
  * a 400 with field errors.
+ *
+ * Issue 11: with `ifMatch` (the segment's `etag` as it was loaded) the write
+ * happens only if nobody changed the segment since; otherwise it rejects with
+ * a 412 {@link ApiError} whose body holds the segment as it is now (see
+ * {@link segmentFromConflict}). Without `ifMatch` the write always wins.
  */
-export async function updateSegment(segmentId: string, changes: SegmentUpdate): Promise<Segment> {
-  return (await api.patch<Segment>(`/segments/${segmentId}/`, changes)).data;
+export async function updateSegment(
+  segmentId: string,
+  changes: SegmentUpdate,
+  options?: { ifMatch?: string },
+): Promise<Segment> {
+  const headers = options?.ifMatch ? { "If-Match": options.ifMatch } : undefined;
+  return (await api.patch<Segment>(`/segments/${segmentId}/`, changes, headers)).data;
+}
+
+/**
+ * The segment as it is now, from the 412 of a write whose `ifMatch` was out of
+ * date ("changed elsewhere"); null for any other error.
+ */
+export function segmentFromConflict(error: unknown): Segment | null {
+  if (error instanceof ApiError && error.status === 412 && error.body && typeof error.body === "object") {
+    const current = (error.body as Record<string, unknown>).current;
+    if (current && typeof current === "object" && typeof (current as Segment).id === "string") return current as Segment;
+  }
+  return null;
 }
 
 /** `DELETE /api/segments/{id}/` → 204 (and its `.wav`); a locked segment is a 409. */

@@ -248,6 +248,13 @@ export interface Segment {
    * pronunciation rules or model than the segment has now. False without audio.
    */
   audio_stale: boolean;
+  /**
+   * Read-only (issue 11): the segment's ETag, e.g. `"v3"` (quotes included), as the `ETag` header
+   * gives it. It changes with every write of the segment's text, lock, position, chapter title,
+   * voice or speed (not when audio is generated). Send it as `If-Match` to save only if nobody
+   * changed the segment since; an older backend leaves it out.
+   */
+  etag?: string;
 }
 
 /** Body of `POST /api/segments/`. `sequence_index` defaults to the end of the project. */

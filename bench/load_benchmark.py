@@ -4,7 +4,8 @@
 Usage (from the repository root; loopback only, the server is started here)::
 
     .venv/bin/python bench/load_benchmark.py [--clients 100] [--seconds 60] [--sse 5] [--think 1.0]
-        [--segments 20] [--side-segments 10] [--unloaded-runs 2] [--seed 1]
+        [--conditional-edits 0.5] [--segments 20] [--side-segments 10] [--unloaded-runs 2] [--seed 1]
+        [--server-env NAME=VALUE] [--keep]
 
 Quick trial: ``--clients 10 --seconds 10 --segments 4 --unloaded-runs 1`` (about 2 minutes).
 The full run (defaults) takes about 6-8 minutes on 2 cores.
@@ -46,6 +47,9 @@ What it does
    GET /api/tasks/{id}/status/                30     the batch, or a task this client made
    ========================================  ======  =====================================
 
+   Half the edits (``--conditional-edits``) are sent the way the editor saves: GET the
+   segment, think, PATCH with ``If-Match: <its ETag>`` (412 when another client changed it
+   in between: expected, counted); the other half are plain PATCHes (last write wins).
    Edits go to the side project (a writer revising chapter 2 while chapter 1 narrates):
    editing the running batch's own segments is realistic too, but it would change the
    batch's work (a segment not reached yet is narrated with its new, longer or shorter
@@ -75,7 +79,8 @@ How to read the figures
   (client side: connect, request, whole body; the server closes every connection, so each
   includes a TCP connect), and the status codes. For SSE the latency is the time to the
   first event; the streams line says how many were opened and how many events they read.
-* ``4xx``: expected ones are 409 (locked segment, batch already running). ``5xx`` and
+* ``4xx``: expected ones are 409 (locked segment, batch already running) and 412 (a
+  conditional edit of a segment another client changed since it was read). ``5xx`` and
   ``connection errors`` (reset, refused, timeout after 30 s) should be 0.
 * ``batch`` lines: wall time of each batch (the task's own ``completed_at - created_at``),
   and the slowdown ratio two ways:
@@ -215,6 +220,7 @@ class World:
     batch_task: str = ""
     deadline: float = 0.0
     think: float = 1.0
+    conditional: float = 0.5
     task_ids: set[str] = field(default_factory=set)
     sse_streams: int = 0
     sse_events: int = 0
@@ -262,7 +268,19 @@ async def act_segment(c, rec, rng, world, mine):
 async def act_edit(c, rec, rng, world, mine):
     segment = world.locked_segment if rng.random() < 0.1 else rng.choice(world.side_segments)
     text = world.side_texts[segment] + rng.choice(EDIT_SUFFIXES)
-    await call(c, rec, EP_EDIT, "PATCH", f"/api/segments/{segment}/", json={"text_content": text})
+    headers = {}
+    if rng.random() < world.conditional:
+        # The editor's save: read the segment, type (think), PATCH with If-Match: the ETag it read.
+        got = await call(c, rec, EP_SEGMENT, "GET", f"/api/segments/{segment}/")
+        if got is None or got.status_code != 200:
+            return
+        if got.headers.get("ETag"):
+            headers["If-Match"] = got.headers["ETag"]
+        await think(rng, world)
+    response = await call(c, rec, EP_EDIT, "PATCH", f"/api/segments/{segment}/", json={"text_content": text},
+                          headers=headers)
+    if response is not None and headers:
+        rec.notes[f"conditional edit (If-Match): {response.status_code}"] += 1
 
 
 async def act_generate(c, rec, rng, world, mine):
@@ -547,7 +565,8 @@ async def run(args, server: RunserverProcess) -> int:
         assert response.status_code == 200, response.text
         world = World(batch_project=loaded_project, batch_segments=loaded_segments, side_project=side_project,
                       side_segments=side_segments[1:], locked_segment=locked,
-                      side_texts=dict(zip(side_segments, side_texts)), think=args.think)
+                      side_texts=dict(zip(side_segments, side_texts)), think=args.think,
+                      conditional=args.conditional_edits)
         chars = sum(len(t) for t in batch_texts)
         print(f"Batch: {args.segments} segments, {chars:,} characters of {STORY.name} (each of A, B"
               f"{', C' if args.unloaded_runs == 2 else ''}); side project {args.side_segments} segments (1 locked)")
@@ -692,21 +711,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sse", type=int, default=5, help="of the clients, how many hold SSE streams (default 5)")
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean think time between a client's requests, s (0: closed loop; default 1)")
+    parser.add_argument("--conditional-edits", type=float, default=0.5,
+                        help="share of edits sent as the editor saves: GET, think, PATCH with If-Match (default 0.5)")
     parser.add_argument("--segments", type=int, default=20, help="segments of each batch (default 20)")
     parser.add_argument("--side-segments", type=int, default=10, help="segments of the side project (default 10)")
     parser.add_argument("--unloaded-runs", type=int, choices=(1, 2), default=2,
                         help="unloaded batches: 1 (before the loaded one) or 2 (before and after; default)")
     parser.add_argument("--batch-timeout", type=float, default=1200.0, help="seconds to wait for a batch to end")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the server, e.g. STORYFLOW_REQUEST_NICE=10 (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, media, log)")
     args = parser.parse_args(argv)
     if not 0 <= args.sse <= args.clients:
         parser.error("--sse must be between 0 and --clients")
+    server_env = dict(item.split("=", 1) for item in args.server_env if "=" in item)
 
     print(f"CPU: {cpu_line()}")
     print(f"At start: {loadavg_line()}", flush=True)
+    if server_env:
+        print(f"Server environment: {' '.join(f'{k}={v}' for k, v in server_env.items())}")
     workdir = Path(tempfile.mkdtemp(prefix="storyflow-load-"))
-    server = RunserverProcess(workdir)
+    server = RunserverProcess(workdir, server_env)
     try:
         server.start()
         code = asyncio.run(run(args, server))

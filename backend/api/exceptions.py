@@ -9,6 +9,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -33,6 +34,8 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.MissingAudio: status.HTTP_409_CONFLICT,
     errors.ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.TasksShutDown: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.StorageUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.DatabaseBusy: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.BrokerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.NoSynthesisWorkers: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
@@ -62,11 +65,23 @@ def json_exception_handler(exc, context):
       keep DRF's standard bodies, which the spec's 404 body relies on.
     - A Django ``ValidationError`` (for example a malformed UUID reaching the ORM)
       becomes 400 with the messages.
+    - An OSError of the storage (disk full, permission denied, read-only: a write made
+      on the request's thread, like a voice sample) becomes 503 with
+      :class:`~api.services.errors.StorageUnavailable`'s message, and SQLite's
+      "database is locked" past its timeout 503 :class:`~api.services.errors.DatabaseBusy`.
     - Anything else is logged with its traceback and answered with 500 JSON
       ``{"error": ...}`` instead of Django's HTML page.
     """
     if isinstance(exc, ApiError):
         return Response({"error": exc.message}, status=exc.status_code)
+    if isinstance(exc, OSError):
+        storage = errors.StorageUnavailable.from_os_error(exc)
+        if storage is not None:
+            logger.error("Storage error in %s: %s", context.get("view").__class__.__name__, exc)
+            exc = storage
+    elif isinstance(exc, OperationalError) and "database is locked" in str(exc):
+        logger.error("Database locked in %s: %s", context.get("view").__class__.__name__, exc)
+        exc = errors.DatabaseBusy()
     if isinstance(exc, errors.ServiceError):
         return Response({"error": exc.message, **exc.details}, status=status_for(exc))
     if isinstance(exc, RequestDataTooBig):  # a body larger than its Content-Length said

@@ -8,14 +8,27 @@ cache shares a segment's WAV by hard link (:func:`link_or_copy_atomic`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
 #: Temp files are ``.<target name>.<random>.tmp`` beside the target (hidden, never ``*.wav``).
 TEMP_SUFFIX = ".tmp"
+
+#: A temp file untouched for this long (seconds, by mtime) is a leftover of a killed
+#: process, not a write in progress: a segment WAV is written in well under a second and
+#: an export's encoder touches its temp file every few seconds. (An export's caption temps
+#: are created at its start and written at its end, so a caller that can see running tasks,
+#: ``api.services.media_audit``, also leaves the folders of those tasks alone.)
+STALE_TEMP_AGE_SECONDS = 15 * 60
+
+#: errno values meaning the storage refuses writes (not that one file is bad): disk full,
+#: quota exceeded, permission denied, read-only file system.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
 
 # The process umask, read once (os.umask can only be read by setting it).
 _UMASK = os.umask(0o022)
@@ -82,16 +95,62 @@ def link_or_copy_atomic(source: str | Path, target: str | Path) -> bool:
     return True
 
 
-def remove_stale_temp_files(folder: str | Path) -> int:
+def is_temp_name(name: str) -> bool:
+    """True for a file name this module's writers use for temp files (``.<name>.<random>.tmp``)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def remove_stale_temp_files(folder: str | Path, older_than: float | None = None) -> int:
     """Delete temp files :func:`atomic_write_path` left in ``folder`` (a process killed mid-write); return how many.
 
-    Only call it when no write can be in progress there (at start-up).
+    With ``older_than`` None (start-up, when no write can be in progress there) every temp
+    file goes; otherwise only those whose mtime is more than ``older_than`` seconds old
+    (:data:`STALE_TEMP_AGE_SECONDS` is the age past which no live write leaves one).
     """
     removed = 0
+    now = time.time()
     for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
         try:
+            if older_than is not None and now - tmp.stat().st_mtime <= older_than:
+                continue
             tmp.unlink()
             removed += 1
         except FileNotFoundError:
             pass
     return removed
+
+
+def storage_error_message(exc: BaseException, path: str | Path | None = None, retry: str = "try again") -> str | None:
+    """What to tell a user when a write failed because of the storage, or None for any other error.
+
+    ``exc`` is an OSError whose errno is in :data:`STORAGE_ERRNOS` (PyAV's errors are
+    OSErrors too); ``path`` is the file or folder being written (default: the error's
+    ``filename``), named in the message by its folder; ``retry`` ends the message
+    ("generate again", "export again"). This is the one place those errnos are worded:
+    the engine, the services and the API's error handler all call it. Examples::
+
+        The disk is full: free space on /srv/media/projects/1f2e/audio and generate again.
+        StoryFlow may not write to /srv/media (permission denied): make it writable by
+        the user running the server and generate again.
+    """
+    if not isinstance(exc, OSError) or exc.errno not in STORAGE_ERRNOS:
+        return None
+    where = path if path is not None else exc.filename
+    folder = _folder_of(where) if where else "the media folder"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "The disk is full" if exc.errno == errno.ENOSPC else "The disk quota is exhausted"
+        return f"{what}: free space on {folder} and {retry}."
+    if exc.errno == errno.EROFS:
+        return (f"{folder} is on a read-only file system: make it writable (or point STORYFLOW_MEDIA_ROOT "
+                f"at a writable folder) and {retry}.")
+    return (f"StoryFlow may not write to {folder} (permission denied): make it writable by the user "
+            f"running the server and {retry}.")
+
+
+def _folder_of(path: str | Path) -> str:
+    """The folder a message names for ``path``: ``path`` itself if it is a folder (or has no
+    suffix, like a folder that could not be created), else its parent."""
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        return str(path)
+    return str(path.parent)

@@ -90,6 +90,21 @@ class ModelNotAvailableError(RuntimeError):
         )
 
 
+class ModelLoadError(ModelNotAvailableError):
+    """The model files are there but cannot be loaded (truncated, corrupt, not an ONNX graph).
+
+    ``model_path`` is the graph file; the message names it and says to reinstall it.
+    """
+
+    def __init__(self, model_path: Path | str, reason: str):
+        self.model_path = Path(model_path)
+        RuntimeError.__init__(
+            self,
+            f"The TTS model file {model_path} cannot be loaded; it is damaged or incomplete ({reason}). "
+            "Run `python manage.py install_model` to reinstall it, then generate again.",
+        )
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """A resolved model/voices pair.
@@ -131,6 +146,9 @@ class KokoroModelLoader:
     _voices_cache: dict[tuple, list[str]] = {}
     _sha_cache: dict[tuple, str] = {}
     _tokenizer = None
+    #: ``(session key, ModelLoadError)`` of the last load that failed: the same files (path,
+    #: mtime and size unchanged) are not loaded again, and ``load_error`` reports it at once.
+    _failed_load: tuple | None = None
     #: Expose the graph's per-token durations as a "duration" output when the model lacks
     #: one (see the module docstring). False loads the graph as it is (benchmarks compare both).
     expose_durations: bool = True
@@ -333,8 +351,13 @@ class KokoroModelLoader:
         each way on a 2-core AMD EPYC with AVX512-VNNI. Each further session adds
         the time to build one from the already rewritten graph.
 
+        A failed load (a truncated or corrupt file) raises :class:`ModelLoadError` and is
+        remembered for those files: until they change (``install_model``), the next call
+        raises the same error without loading again.
+
         Raises:
             ModelNotAvailableError: no model/voices pair in TTS_MODELS_DIR.
+            ModelLoadError: the files are there but cannot be loaded.
         """
         files = cls.resolve_model_files()
         if files is None:
@@ -351,9 +374,20 @@ class KokoroModelLoader:
         with cls._lock:
             if cls._sessions and cls._session_key == key:
                 return cls._sessions
+            failed = cls._failed_load
+            if failed is not None and failed[0] == key:
+                raise failed[1]
             cls._sessions, cls._session = [], None  # free the old ones before loading new ones
+            cls._session_key = None
             started = time.perf_counter()
-            sessions = cls._build_sessions(files, layout)
+            try:
+                sessions = cls._build_sessions(files, layout)
+            except Exception as exc:  # onnxruntime: INVALID_PROTOBUF, NO_SUCHFILE...; numpy: a bad voices file
+                error = ModelLoadError(files.model_path, f"{type(exc).__name__}: {str(exc)[:200]}")
+                cls._failed_load = (key, error)
+                logger.error("Cannot load the Kokoro model %s: %s", files.model_path, exc)
+                raise error from exc
+            cls._failed_load = None
             cls._load_seconds = time.perf_counter() - started
             cls._sessions, cls._session, cls._session_key, cls._session_files = sessions, sessions[0], key, files
             cls._layout = layout
@@ -415,6 +449,30 @@ class KokoroModelLoader:
         return [kokoro_onnx.Kokoro.from_session(session, str(files.voices_path)) for session in sessions]
 
     @classmethod
+    def load_error(cls) -> "ModelLoadError | None":
+        """The error of the last failed load if the files resolved now are those that failed
+        (unchanged path, mtime and size), else None. Never loads; cheap (two stats)."""
+        failed = cls._failed_load
+        files = cls.resolve_model_files()
+        if failed is None or files is None:
+            return None
+        try:
+            key = (_file_key(files.model_path), _file_key(files.voices_path), cls.layout())
+        except FileNotFoundError:
+            return None
+        return failed[1] if failed[0] == key else None
+
+    @classmethod
+    def missing_model_file(cls) -> Path | None:
+        """The graph file of the loaded sessions if it has gone from TTS_MODELS_DIR since it was
+        loaded (deleted or moved while the server runs), else None. The sessions loaded from it
+        are never used again: every call resolves the files first."""
+        files = cls._session_files
+        if files is None or files.model_path.parent != Path(settings.TTS_MODELS_DIR):
+            return None
+        return None if files.model_path.is_file() else files.model_path
+
+    @classmethod
     def loaded_sessions(cls) -> "list[kokoro_onnx.Kokoro]":
         """The loaded sessions as they are (``[]`` if nothing is loaded); never loads or reloads."""
         return list(cls._sessions)
@@ -466,6 +524,7 @@ class KokoroModelLoader:
             cls._session_files = None
             cls._voices_cache = {}
             cls._calibration_cache = None
+            cls._failed_load = None
 
     # ---------------------------------------------------------------- voices
     @classmethod

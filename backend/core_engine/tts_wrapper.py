@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 from django.conf import settings
 
+from core_engine.atomic_files import storage_error_message
 from core_engine.audio_utils import (
     TARGET_LUFS,
     apply_fades,
@@ -773,7 +774,12 @@ def generate_audio(
         decimals, never past ``duration``, never overlapping). On failure ``cues`` is [].
 
     Never raises: invalid input, a missing model or a synthesis failure give
-    ``success=False`` with a message in ``error`` and no file written.
+    ``success=False`` with a message in ``error`` and no file written. The message of
+    a model file that cannot be loaded says to reinstall it (``ModelLoadError``). A
+    write the storage refuses (disk full, permission denied, read-only:
+    ``atomic_files.storage_error_message``) says what to fix ("The disk is full: free
+    space on <folder> and generate again.") and also has ``"fatal": True``: every next
+    write would fail alike.
     """
     try:
         error = validate_request(text, voice_id, speed)
@@ -783,8 +789,15 @@ def generate_audio(
             return _result(False, error="No output path given.")
         synthesis = synthesize(text, voice_id, speed, on_progress, lexicon=lexicon)
         return write_synthesis(synthesis, output_path)
-    except (ModelNotAvailableError, InvalidSynthesisRequest, SynthesisFailed) as exc:
+    except (ModelNotAvailableError, InvalidSynthesisRequest, SynthesisFailed) as exc:  # ModelLoadError too
         return _result(False, error=str(exc))
+    except OSError as exc:
+        message = storage_error_message(exc, output_path, retry="generate again")
+        if message is None:
+            logger.exception("Audio generation failed")
+            return _result(False, error=f"Audio generation failed: {type(exc).__name__}: {exc}")
+        logger.error("Cannot write %s: %s", output_path, exc)
+        return {**_result(False, error=message), "fatal": True}
     except Exception as exc:  # never raise to the task manager
         logger.exception("Audio generation failed")
         return _result(False, error=f"Audio generation failed: {type(exc).__name__}: {exc}")

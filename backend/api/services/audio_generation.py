@@ -40,12 +40,13 @@ from typing import Any, Callable
 from uuid import uuid4
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from api.models import Project, Segment
 from api.services import remote_synthesis
 from api.services.errors import (
-    BatchAlreadyRunning, BrokerUnavailable, EmptyText, ModelUnavailable, SegmentLocked, TasksShutDown,
+    BatchAlreadyRunning, BrokerUnavailable, EmptyText, ModelDamaged, ModelMissing, ModelUnavailable, SegmentLocked,
+    TasksShutDown,
 )
 from api.services.media_files import remove_empty_dirs, remove_file
 from api.services.narration import NarrationContext, VoiceSettings, check_voice_settings
@@ -53,6 +54,7 @@ from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskManagerShutdow
 from api.tasks.journal import record_segment_result
 from api.tasks.state import STAGE_PREPARING, STAGE_SYNTHESIZING, STAGE_WRITING
 from core_engine import audio_cache, tts_wrapper
+from core_engine.atomic_files import storage_error_message
 from core_engine.model_loader import KokoroModelLoader
 
 logger = logging.getLogger(__name__)
@@ -69,9 +71,19 @@ PHASE_SYNTHESIS = "synthesis"
 def require_model() -> None:
     """Raise :class:`ModelUnavailable` unless a TTS model is installed, and in ``celery`` mode
     :class:`BrokerUnavailable` (503, naming the broker) unless Redis answers, or
-    :class:`NoSynthesisWorkers` (503) unless a worker does."""
+    :class:`NoSynthesisWorkers` (503) unless a worker does.
+
+    Two cases get their own 503 message: :class:`ModelMissing` when the model file this
+    server loaded was deleted since (run ``install_model``), :class:`ModelDamaged` when the
+    installed file already failed to load (truncated or corrupt; the first generation
+    finds out, as a FAILED task, and later requests are refused at once).
+    """
     if not KokoroModelLoader.is_model_available():
-        raise ModelUnavailable()
+        missing = KokoroModelLoader.missing_model_file()
+        raise ModelMissing(missing) if missing is not None else ModelUnavailable()
+    damaged = KokoroModelLoader.load_error()
+    if damaged is not None:
+        raise ModelDamaged(str(damaged))
     if remote_synthesis.is_remote():
         remote_synthesis.check_broker()
         remote_synthesis.check_workers()
@@ -378,7 +390,12 @@ def narrate_segments(
     to the caller. Cancellation is checked
     before each segment (the one being synthesized finishes). A segment's
     failure is recorded (``record_errors``: in ``errors`` and the journal) and
-    the loop goes on. ``spec_progress`` keeps the spec's ``progress`` object at
+    the loop goes on, except for a failure every next segment would share (no model or
+    a damaged one, a full or unwritable disk, Redis gone: the result's ``fatal`` /
+    ``broker_unavailable``), and in a batch when not one of its segments is left (the
+    project was deleted): those raise :class:`TaskFailure` with the message saying
+    what to do, and the task ends FAILED once instead of failing every segment alike.
+    ``spec_progress`` keeps the spec's ``progress`` object at
     ``{"current": i, "total": n, "current_segment_id"}``. ``use_cache`` False
     synthesizes every segment with the model (``synthesize_segment``).
 
@@ -428,17 +445,31 @@ def narrate_segments(
                     segment_id, progress=progress, label=label, base_chars=done_chars, use_cache=use_cache
                 )
         except Exception as exc:  # one bad segment must not stop the batch
-            logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
-            result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
+            storage = storage_error_message(exc, retry="generate again")
+            if storage is None:
+                logger.exception("Segment %d of %d (%s) failed", index, total, segment_id)
+                result = {"success": False, "error": f"{exc.__class__.__name__}: {exc}"}
+            else:
+                logger.error("Segment %d of %d (%s): %s", index, total, segment_id, exc)
+                result = {"success": False, "error": storage, "fatal": True}
         if result.get("cancelled"):
             logger.info("Cancelled during segment %d of %d", index, total)
             outcome.cancelled = True
             break
-        if result.get("broker_unavailable"):
-            # Every next segment would fail the same way: fail the task once, clearly. The segments
-            # done keep their audio; generate-all-audio again narrates the rest once Redis is back.
-            remote_synthesis.discard_submitted()
+        if result.get("broker_unavailable") or result.get("fatal"):
+            # Every next segment would fail the same way (Redis gone, no model or a damaged one, a full
+            # or unwritable disk): fail the task once, with the message that says what to fix. The
+            # segments done keep their audio; generate-all-audio again narrates the rest.
+            if remote:
+                remote_synthesis.discard_submitted()
             raise TaskFailure(result["error"], segment_id=segment_id)
+        if in_batch and result.get("segment_gone") and not Segment.objects.filter(id__in=ids).exists():
+            # Not one of the batch's segments is left, those done included: the project was deleted.
+            raise TaskFailure(
+                "The project was deleted while its audio was being generated; the batch stopped "
+                "and kept no audio of it.",
+                segment_id=segment_id,
+            )
         chars = lengths.get(segment_id, 0)
         done_chars += chars
         if result["success"]:
@@ -561,6 +592,8 @@ def synthesize_segment(
     ``audio_duration``, ``audio_cues`` and the audio identity are updated and
     (for a journaled task) the segment's result is journaled, so a crash leaves
     either both or neither. If the segment was deleted meanwhile, the new file is removed.
+    A write that finds SQLite locked is tried again (:func:`retry_when_locked`); if it stays
+    locked the segment fails with a message saying so, and a new file nothing points to is removed.
 
     The voice, speed, lexicon and identity are read now, from the segment, its
     project and GlobalSettings (``NarrationContext``), so edits made while the task
@@ -577,7 +610,10 @@ def synthesize_segment(
     try:
         segment = Segment.objects.select_related("project").get(id=segment_id)
     except Segment.DoesNotExist:
-        return {"success": False, "audio_path": None, "duration": None, "error": "Segment was deleted before synthesis."}
+        return {
+            "success": False, "audio_path": None, "duration": None, "error": "Segment was deleted before synthesis.",
+            "segment_gone": True,
+        }
     # At first use on this CPU this times the model variants (``engine_calibration``), so
     # the identity below already names the variant the audio will be made with.
     if KokoroModelLoader.needs_calibration():
@@ -620,6 +656,10 @@ def synthesize_segment(
     else:
         result = render_audio(segment.text_content, voice, context.lexicon, output_path, on_progress, progress)
         if not result["success"]:
+            if not remote_synthesis.is_remote() and (
+                not KokoroModelLoader.is_model_available() or KokoroModelLoader.load_error() is not None
+            ):
+                result = {**result, "fatal": True}  # the model is gone or damaged: so is every next segment
             return result
         result["cached"] = False
         if cache_key:
@@ -628,18 +668,39 @@ def synthesize_segment(
     audio_url = tts_wrapper.construct_audio_url(segment.project_id, segment.id)
     cues = result.get("cues") or []
     journaled = progress is not None and get_task_manager().is_journaled(progress.task_id)
-    with transaction.atomic():
-        updated = Segment.objects.filter(id=segment.id).update(
-            audio_file=audio_url, audio_duration=result["duration"], audio_cues=cues,
-            audio_identity=identity.digest, audio_source=identity.source,
-        )
-        if updated and journaled:
-            record_segment_result(progress.task_id, segment.id, audio_url=audio_url, duration=result["duration"])
+
+    def record() -> int:
+        with transaction.atomic():
+            updated = Segment.objects.filter(id=segment.id).update(
+                audio_file=audio_url, audio_duration=result["duration"], audio_cues=cues,
+                audio_identity=identity.digest, audio_source=identity.source,
+            )
+            if updated and journaled:
+                record_segment_result(progress.task_id, segment.id, audio_url=audio_url, duration=result["duration"])
+        return updated
+
+    try:
+        updated = retry_when_locked(record)
+    except OperationalError as exc:
+        logger.error("Could not record the audio of %s: %s", label, exc)
+        if segment.audio_file != audio_url:
+            # Nothing points at the new file: leave none the database does not point to. (A segment that
+            # had audio keeps its pointer at the same path, now the new file: it is still a whole WAV.)
+            remove_file(output_path)
+            remove_empty_dirs(Path(output_path).parent, Path(settings.MEDIA_ROOT))
+        return {
+            **result, "success": False,
+            "error": "The database stayed locked (another program is writing to db.sqlite3?), so this segment's "
+            "audio could not be saved. Close the other program and generate again.",
+        }
     if not updated:
         # Deleted during synthesis: leave no file the database does not point to.
         remove_file(output_path)
         remove_empty_dirs(Path(output_path).parent, Path(settings.MEDIA_ROOT))
-        return {**result, "success": False, "error": "Segment was deleted during synthesis; its audio was discarded."}
+        return {
+            **result, "success": False, "error": "Segment was deleted during synthesis; its audio was discarded.",
+            "segment_gone": True,
+        }
     wall = time.monotonic() - started
     logger.info(
         "%s: %d characters -> %.2f s of audio in %.2f s (RTF %.3f%s), %s",
@@ -651,6 +712,28 @@ def synthesize_segment(
         worker = result["worker"]
         logger.info("%s was synthesized on worker %s (pid %s)", label.capitalize(), worker.get("hostname"), worker.get("pid"))
     return {**result, "audio_url": audio_url}
+
+
+#: Waits between tries of a database write that found SQLite locked (seconds; ``retry_when_locked``).
+#: On top of SQLite's own 30 s busy timeout (settings.DATABASES), which a lock held across it outlasts.
+LOCKED_RETRY_DELAYS = (0.1, 0.5, 1.0)
+
+
+def retry_when_locked(write: Callable[[], Any], delays: tuple[float, ...] = LOCKED_RETRY_DELAYS) -> Any:
+    """Run ``write()`` (a function opening its own transaction); when SQLite says "database is
+    locked", wait and run it again, once per entry of ``delays`` (seconds). Returns what it returns.
+
+    Raises:
+        OperationalError: still locked after the last try, or any other operational error at once.
+    """
+    for delay in (*delays, None):
+        try:
+            return write()
+        except OperationalError as exc:
+            if delay is None or "database is locked" not in str(exc):
+                raise
+            logger.warning("Database locked; writing again in %.1f s", delay)
+            time.sleep(delay)
 
 
 def render_audio(
@@ -696,6 +779,9 @@ def render_audio(
     except BrokerUnavailable as exc:
         return {**failed, "error": exc.message, "broker_unavailable": True}
     except Exception as exc:  # never raise to the task manager
+        storage = storage_error_message(exc, output_path, retry="generate again")
+        if storage is not None:
+            return {**failed, "error": storage, "fatal": True}
         logger.exception("Remote synthesis failed")
         return {**failed, "error": f"Audio generation failed: {type(exc).__name__}: {exc}"}
     return {**result, "worker": worker}

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 import audiobook
 from api.models import Export, Project, Segment
@@ -36,6 +36,7 @@ from api.services.audio_generation import (
     check_voices,
     narrate_segments,
     require_model,
+    retry_when_locked,
     segment_claim,
     submit_journaled,
     synthesis_phase,
@@ -55,6 +56,7 @@ from api.services.media_files import (
     remove_file,
 )
 from api.tasks import DuplicateTaskError, Phase, TaskFailure, TaskProgress, TaskState, get_task_manager
+from core_engine.atomic_files import storage_error_message
 
 logger = logging.getLogger(__name__)
 
@@ -278,8 +280,11 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
     """The export task's work: narrate what is missing, build the files, record the :class:`Export`.
 
     Raises:
-        TaskFailure: segments still lack audio, narration of some failed, or the
-            project was deleted; the task ends FAILED with that message.
+        TaskFailure: segments still lack audio, narration of some failed, the project was
+            deleted, the files could not be written (disk full, permission denied, read-only:
+            the message names the folder and says what to do; no file is left) or the row
+            could not be saved (the database stayed locked: the files are removed); the task
+            ends FAILED with that message.
     """
     try:
         project = Project.objects.get(pk=project_id)
@@ -362,10 +367,17 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
     except audiobook.ExportCancelled:
         logger.info("Export of %s cancelled; no file left", project_id)
         return
+    except OSError as exc:  # PyAV's write errors are OSErrors too; export_book left no file
+        message = storage_error_message(exc, out_dir, retry="export again")
+        if message is None:
+            raise
+        logger.error("Export of %s could not be written: %s", project_id, exc)
+        raise TaskFailure(message) from exc
     files = [result.main_path, result.srt_path, result.vtt_path]
-    try:
+
+    def record() -> Export:
         with transaction.atomic():
-            export = Export.objects.create(
+            return Export.objects.create(
                 id=export_id,
                 project_id=project.id,
                 format=fmt,
@@ -378,10 +390,21 @@ def run_export(progress: TaskProgress, project_id, fmt: str, voice: VoiceSetting
                 report=result.report,
                 task_id=progress.task_id,
             )
+
+    try:
+        export = retry_when_locked(record)
     except IntegrityError:
         for path in files:
             remove_file(path)
         raise TaskFailure("The project was deleted during its export; the files were removed.")
+    except OperationalError as exc:
+        for path in files:
+            remove_file(path)
+        logger.error("Export of %s could not be recorded: %s", project_id, exc)
+        raise TaskFailure(
+            "The database stayed locked (another program is writing to db.sqlite3?), so the export could not be "
+            "saved and its files were removed. Close the other program and export again."
+        ) from exc
     url = media_url_for_path(result.main_path)
     progress.set_result({"export_id": str(export.id), "url": url})
     progress.outcome(

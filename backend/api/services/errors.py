@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core_engine.atomic_files import storage_error_message
+
 
 class ServiceError(Exception):
     """Base of the domain errors: ``message`` for people, ``details`` for the JSON body."""
@@ -127,6 +129,49 @@ class ModelUnavailable(ServiceError):
 
     def __init__(self):
         super().__init__("TTS model not available. Please install kokoro-v0_19.onnx.")
+
+
+class ModelMissing(ModelUnavailable):
+    """The model file the server loaded was deleted or moved while it ran (503; ``details["model_file"]``)."""
+
+    def __init__(self, model_path):
+        ServiceError.__init__(
+            self,
+            f"The TTS model file {model_path} was deleted or moved while the server was running. "
+            "Run `python manage.py install_model` to reinstall it, then generate again.",
+            model_file=str(model_path),
+        )
+
+
+class ModelDamaged(ModelUnavailable):
+    """The installed model file cannot be loaded: truncated or corrupt (503; the loader's message)."""
+
+    def __init__(self, message: str):
+        ServiceError.__init__(self, message)
+
+
+class StorageUnavailable(ServiceError):
+    """A write failed because the storage refuses it: disk full, quota, permission, read-only (503).
+
+    The message comes from ``core_engine.atomic_files.storage_error_message`` and names the
+    folder and what to do ("The disk is full: free space on <folder> and generate again.").
+    """
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path=None, retry: str = "try again") -> "StorageUnavailable | None":
+        """The error for ``exc`` if its errno is a storage one (``STORAGE_ERRNOS``), else None."""
+        message = storage_error_message(exc, path, retry=retry)
+        return cls(message) if message else None
+
+
+class DatabaseBusy(ServiceError):
+    """SQLite stayed locked past its timeout (another program holds a write lock): 503."""
+
+    def __init__(self):
+        super().__init__(
+            "The database is busy (another program is writing to it, or a backup holds a lock). "
+            "Wait a moment and try again; if it persists, close other programs using db.sqlite3."
+        )
 
 
 class TasksShutDown(ServiceError):

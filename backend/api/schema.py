@@ -22,6 +22,7 @@ The committed ``openapi.yaml`` at the repository's top level is this schema;
 from __future__ import annotations
 
 from copy import deepcopy
+from functools import lru_cache
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
@@ -282,6 +283,47 @@ class EngineResponse(serializers.Serializer):
     synthesis = serializers.DictField(help_text='{"mode": "local"} or {"mode": "celery", "broker", "workers", ...}')
 
 
+@lru_cache(maxsize=None)
+def _precondition_failed(serializer_class):
+    """The 412 body ``{"error", "current": <serializer_class>}``, built once (one schema component)."""
+    return inline_serializer("PreconditionFailedResponse", {"error": serializers.CharField(), "current": serializer_class()})
+
+
+def segment_write_docs(serializer_class, *, has_body: bool = True) -> dict[str, Any]:
+    """``extend_schema`` arguments for a segment PATCH/PUT/DELETE: the ``If-Match`` precondition and its
+    400/409/412 answers (``api.services.preconditions``), and the ``ETag`` the answer carries."""
+    from drf_spectacular.utils import OpenApiParameter
+
+    precondition_failed = _precondition_failed(serializer_class)
+    responses: dict[Any, Any] = {
+        409: error("The segment is locked: unlock it (is_locked false) before changing its text or deleting it."),
+        412: OpenApiResponse(
+            precondition_failed,
+            description="If-Match no longer matches: the segment changed elsewhere; `current` is its body now.",
+        ),
+        400: OpenApiResponse(
+            BAD_REQUEST_SCHEMA, description="Bad input, or a malformed If-Match (it must be a quoted ETag or *)."
+        ),
+    }
+    if has_body:
+        responses[200] = serializer_class
+    else:
+        responses[204] = None
+    return {
+        "parameters": [
+            OpenApiParameter(
+                "If-Match", str, OpenApiParameter.HEADER, required=False,
+                description='The segment\'s ETag ("v3") as it was read, or *: write only if it still matches.',
+            ),
+            OpenApiParameter(
+                "ETag", str, OpenApiParameter.HEADER, response=[200, 412],
+                description="The segment's entity tag after the write (or its current one, with a 412).",
+            ),
+        ],
+        "responses": responses,
+    }
+
+
 WAV_RESPONSE = OpenApiResponse(
     {"type": "string", "format": "binary"}, description="A WAV file (audio/wav, 24 kHz mono)."
 )
@@ -331,6 +373,19 @@ def add_common_responses(result: dict, generator, request, public) -> dict:
     return result
 
 
+#: One event of ``/api/tasks/{task_id}/events/`` (the fields of the SSE wire format; ``api.tasks.events``).
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One Server-Sent Event: `data` is the task's status body (TaskStatusResponse) as one line of JSON.",
+    "properties": {
+        "event": {"type": "string", "enum": ["status"]},
+        "id": {"type": "string", "description": "A decimal counter, continued after Last-Event-ID."},
+        "data": {"type": "string", "description": "JSON of the status body."},
+        "retry": {"type": "integer", "description": "Reconnection delay, milliseconds."},
+    },
+}
+
+
 def add_plain_django_views(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: add the task status and SSE operations (plain Django views)."""
     status_ref = {"$ref": "#/components/schemas/TaskStatusResponse"}
@@ -375,7 +430,7 @@ def add_plain_django_views(result: dict, generator, request, public) -> dict:
                  "description": "The same as the Last-Event-ID header (for clients that cannot set headers)."},
             ],
             "responses": {
-                "200": {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "200": {"description": "An event stream.", "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}}},
                 "404": not_found,
             },
         }

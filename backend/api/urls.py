@@ -1,5 +1,5 @@
 """API routes under /api/ (spec §3.2 and task 03.02.07)."""
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -10,6 +10,7 @@ from api.views import (
     PronunciationRuleViewSet,
     SegmentViewSet,
     SpeechPreviewView,
+    api_not_found,
     TaskCancelView,
     TaskLogsView,
     TaskStatusView,
@@ -48,4 +49,6 @@ urlpatterns = [
     path("tasks/<str:task_id>/events/", task_events_view, name="task-events"),
     path("tasks/<str:task_id>/logs/", TaskLogsView.as_view(), name="task-logs"),
     *router.urls,
+    # Last: whatever no route above matches is a JSON 404, not Django's HTML page.
+    re_path(r"^(?P<path>.*)$", api_not_found, name="api-not-found"),
 ]

@@ -15,6 +15,7 @@ Endpoints (router in ``api/urls.py``):
 """
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -188,6 +189,14 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response({"project_id": str(project.id), "tasks": list_project_tasks(project.id)})
 
 
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[
+        OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200], description="The segment's entity tag."),
+    ]),
+    update=extend_schema(**docs.segment_write_docs(SegmentSerializer)),
+    partial_update=extend_schema(**docs.segment_write_docs(SegmentSerializer)),
+    destroy=extend_schema(**docs.segment_write_docs(SegmentSerializer, has_body=False)),
+)
 class SegmentViewSet(viewsets.ModelViewSet):
     """Segments, filterable with ``?project=<uuid>``, in ``sequence_index`` order.
 
@@ -441,3 +450,32 @@ def task_events_view(request, task_id: str):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # tell proxies (nginx) not to buffer
     return response
+
+
+@csrf_exempt  # it changes nothing; Django's CSRF check would answer an HTML 403 to a POST first
+def api_not_found(request, path: str = ""):
+    """Any ``/api/...`` path no route matches: 404 JSON ``{"detail": "Not found.", "hint"?}``, never
+    Django's HTML page (which DEBUG or not would be HTML).
+
+    A path that only lacks its trailing slash is redirected (301) for GET/HEAD, as
+    ``APPEND_SLASH`` would; for other methods (whose body a redirect would drop; Django
+    raises an error there) the 404 names the URL to use instead.
+    """
+    from django.http import HttpResponsePermanentRedirect
+    from django.urls import Resolver404, resolve
+
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            if request.method in ("GET", "HEAD"):
+                query = request.META.get("QUERY_STRING", "")
+                return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
+            return JsonResponse(
+                {"detail": "Not found.", "hint": f"API URLs end with a slash: {request.method} {request.path}/"},
+                status=404,
+            )
+    return JsonResponse({"detail": "Not found."}, status=404)
+

@@ -391,6 +391,27 @@ def test_database_locked_for_good_fails_that_segment_clearly_and_leaves_no_orpha
     assert_media_consistent()
 
 
+def test_database_locked_on_a_request_is_503_json_not_500(api_client, monkeypatch):
+    """A request's own write that finds SQLite locked past its timeout (injected, as above)."""
+    from django.db import OperationalError
+    from django.db.models.query import QuerySet
+
+    project, segments = story(1)
+    real_update = QuerySet.update
+
+    def update(self, **kwargs):
+        if self.model is Segment:
+            raise OperationalError("database is locked")
+        return real_update(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    response = api_client.patch(f"/api/segments/{segments[0].id}/", {"text_content": "New text."}, format="json")
+    assert response.status_code == 503
+    assert_clear_error(response.json()["error"], "database is busy", "try again")
+    assert Segment.objects.get(id=segments[0].id).text_content == segments[0].text_content
+    assert_media_consistent()
+
+
 # ------------------------------------------------------------- SIGKILL mid-export
 
 SEED = """

@@ -605,7 +605,10 @@ def synthesize_segment(
 
     Returns:
         ``generate_audio``'s result dict plus ``audio_url`` (the ``/media/...``
-        path) on success; ``{"success": False, "error": ...}`` otherwise.
+        path) on success; ``{"success": False, "error": ...}`` otherwise, with
+        ``"fatal": True`` when every next segment would fail alike (no model or a damaged
+        one, a full or unwritable disk) and ``"segment_gone": True`` when the segment was
+        deleted (before or during synthesis).
     """
     try:
         segment = Segment.objects.select_related("project").get(id=segment_id)
@@ -755,7 +758,8 @@ def render_audio(
         ``generate_audio``'s dict; in ``celery`` mode plus ``"worker"`` ({"hostname",
         "pid", "variant", "model_sha256"}), and ``"cancelled": True`` when the task was
         cancelled while the segment ran (nothing is written then), ``"broker_unavailable":
-        True`` when Redis went away (nothing is written then either).
+        True`` when Redis went away (nothing is written then either), ``"fatal": True`` when
+        the storage refused the WAV (``atomic_files.storage_error_message`` words it).
     """
     if not remote_synthesis.is_remote():
         return tts_wrapper.generate_audio(

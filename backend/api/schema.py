@@ -8,7 +8,8 @@ that adds what every operation can answer.
 - :func:`add_common_responses` (a ``POSTPROCESSING_HOOKS`` entry) documents the
   answers that come from middleware or DRF for whole classes of operations rather
   than from a view: 400 for any operation that takes a body or a query, 403 for
-  every write (from a foreign origin, ``api.middleware.CrossSiteWriteGuard``), 413 (a body over the
+  every write (from a foreign origin, ``api.middleware.CrossSiteWriteGuard``), 503 for every
+  write (``errors.DatabaseBusy``, ``errors.StorageUnavailable``), 413 (a body over the
   limit, ``api.middleware.RequestBodyLimit``) and 415 (a body that is not JSON) for
   every operation that takes a body, 404 for a path with an id.
 - :func:`add_plain_django_views` documents ``GET /api/tasks/{task_id}/status/`` and
@@ -365,6 +366,11 @@ def add_common_responses(result: dict, generator, request, public) -> dict:
             if method in WRITE_METHODS:
                 responses.setdefault("403", _response(
                     "A write from a foreign web origin (Origin or Sec-Fetch-Site): nothing changed.", ERROR_SCHEMA))
+            if method in WRITE_METHODS:
+                responses.setdefault("503", _response(
+                    "The write could not be stored: the database stayed locked, or the media folder is full or "
+                    "unwritable (the message says which), or no TTS model is installed where one is needed.",
+                    ERROR_SCHEMA))
             if has_body:
                 responses.setdefault("413", _response("The body is over the limit the message states (limit_bytes).", ERROR_SCHEMA))
                 responses.setdefault("415", _response("The body's media type is not one this operation accepts (JSON).", {

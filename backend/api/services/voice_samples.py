@@ -19,11 +19,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from api.services.errors import ModelUnavailable, UnknownVoice
+from api.services.errors import ModelDamaged, ModelUnavailable, UnknownVoice
 from api.services.narration import canonical_voice, current_model_variant
 from core_engine import tts_wrapper
 from core_engine.audio_utils import write_wav_atomic
-from core_engine.model_loader import ModelNotAvailableError
+from core_engine.model_loader import ModelLoadError, ModelNotAvailableError
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def voice_sample(voice: str, speed: float = 1.0, text: str | None = None) -> Pat
 
     Raises:
         UnknownVoice: the voice or a voice of the blend is not installed, or the blend is malformed.
-        ModelUnavailable: no model is installed.
+        ModelUnavailable: no model is installed (``ModelDamaged`` when it cannot be loaded).
         tts_wrapper.InvalidSynthesisRequest: the text has nothing to speak.
     """
     canonical = canonical_voice(voice)
@@ -76,6 +76,8 @@ def voice_sample(voice: str, speed: float = 1.0, text: str | None = None) -> Pat
         return path
     try:
         synthesis = tts_wrapper.synthesize(text, canonical, float(speed))
+    except ModelLoadError as exc:  # installed but truncated or corrupt: say so, and how to reinstall
+        raise ModelDamaged(str(exc)) from exc
     except ModelNotAvailableError as exc:
         raise ModelUnavailable() from exc
     except tts_wrapper.InvalidSynthesisRequest as exc:

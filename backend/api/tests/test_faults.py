@@ -288,6 +288,11 @@ def test_damaged_model_fails_the_task_clearly_then_is_refused_with_503(api_clien
     response = api_client.post(f"/api/segments/{segments[2].id}/generate-audio/", {}, format="json")
     assert response.status_code == 503
     assert response.json()["error"] == message
+    # A voice sample says the same, not the spec's "please install" of a model that is there.
+    voice = api_client.get("/api/voices/").json()["voices"][0]
+    sample = api_client.post("/api/voices/preview/", {"voice": voice, "text": "Hello."}, format="json")
+    assert sample.status_code == 503
+    assert sample.json()["error"] == message
     assert list(Segment.objects.filter(id__in=[segments[1].id, segments[2].id]).values_list("audio_file", flat=True)) \
         == [None, None]
     assert_media_consistent()

@@ -65,9 +65,10 @@ What it does
    **unloaded batch** C (with ``--unloaded-runs 2``, the default): A and C bracket B, so drift
    of the machine during the run shows as A != C.
 6. Stops the server, runs ``manage.py check_media --json`` on its database and media folder
-   (a stand-in check if that command is not there yet: each segment's ``audio_file`` against
-   the WAVs on disk, orphan WAVs, left-over ``*.tmp`` files), and scans the server's log for
-   5xx lines and tracebacks.
+   (clean: exit 0, its three problem lists empty, no project skipped; where the command is
+   missing, as in older trees, a stand-in compares each segment's ``audio_file`` with the WAVs
+   on disk), looks for any ``*.tmp`` left under the media folder, and scans the server's log
+   for 5xx lines and tracebacks.
 
 All three batches are watched the same way: one status request every 0.25 s (not counted
 in the load figures), which records when each segment completed.
@@ -95,8 +96,8 @@ How to read the figures
   job skewed the run, a warning is printed).
 * ``drain``: after the load, how long the queued single tasks took to finish.
 * Exit status: 0 when there was no 5xx (client side or in the server log), no connection
-  error, every task is terminal and COMPLETED, every batch segment has its audio, and
-  check_media is clean; 1 otherwise.
+  error, every task is terminal and COMPLETED, every batch segment has its audio,
+  check_media is clean and no temp file is left; 1 otherwise.
 
 Why asyncio + httpx and not locust: locust runs its users as gevent greenlets and
 monkey-patches the standard library, and it brings its own process model (web UI, master /
@@ -493,11 +494,19 @@ def check_media(server: RunserverProcess) -> tuple[bool, str]:
         result = json.loads(done.stdout)
     except ValueError:
         return False, f"check_media exit {done.returncode}, output not JSON:\n{done.stdout}{done.stderr}"
-    lists = {k: v for k, v in result.items() if isinstance(v, list)}
-    clean = done.returncode == 0 and not any(lists.values())
+    lists = {k: v for k, v in result.items() if isinstance(v, list)}  # the problem lists
+    skipped = (result.get("skipped") or {}).get("projects_with_active_tasks") or []
+    # Every task is terminal by now: a project skipped as "with active tasks" was not checked.
+    clean = done.returncode == 0 and not any(lists.values()) and not skipped
     summary = ", ".join(f"{k} {len(v)}" for k, v in lists.items())
-    return clean, (f"check_media --json: exit {done.returncode}; {summary}"
+    return clean, (f"check_media --json: exit {done.returncode}; {summary}; projects skipped {len(skipped)}"
                    + ("" if clean else "\n" + json.dumps(result, indent=2)))
+
+
+def leftover_temp_files(server: RunserverProcess) -> list[str]:
+    """Every ``*.tmp`` under the media folder, however young (check_media lists only those older
+    than its stale age; after the run nothing is writing, so any is a leftover)."""
+    return sorted(str(p) for p in server.media.rglob("*.tmp"))
 
 
 _LOG_5XX = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (5\d\d) ')
@@ -681,6 +690,8 @@ async def run(args, server: RunserverProcess) -> int:
     print(f"server stopped (exit {return_code})")
     clean, report = check_media(server)
     print(report)
+    temps = leftover_temp_files(server)
+    print(f"temp files left under media (any age): {len(temps)}" + "".join(f"\n  {t}" for t in temps[:10]))
     log_fives, tracebacks = scan_server_log(server.log)
     print(f"server log: {sum(log_fives.values())} 5xx lines"
           + (f" ({', '.join(f'{k} x{n}' for k, n in log_fives.items())})" if log_fives else "")
@@ -696,6 +707,7 @@ async def run(args, server: RunserverProcess) -> int:
         "batch segments without audio": sum(missing_audio.values()),
         "status 404 for the run's tasks": lost,
         "check_media problems": 0 if clean else 1,
+        "temp files left": len(temps),
     }
     failed = {k: v for k, v in problems.items() if v}
     print("\nVerdict (target: 0 5xx, nothing lost): "

@@ -99,6 +99,17 @@ How to read the figures
   error, every task is terminal and COMPLETED, every batch segment has its audio,
   check_media is clean and no temp file is left; 1 otherwise.
 
+Reference run (AMD EPYC, 2 cores, avx512_vnni; quiet machine, others 0.01 cores; 2026-12-07,
+main at 23cb22e): 5,328 requests in 60.1 s, 88.7 req/s; p50 22 ms (status) to 55 ms (project
+detail), p99 216-765 ms (PATCH the worst); 0 5xx, 0 connection errors; 409 x133, 412 x136;
+batch of 20 segments A 87.3 s, B 108.5 s, C 79.6 s: under load 2.00x (7 segments), whole
+batch 1.30x; 13 tasks all COMPLETED, check_media clean. py-spy of the server under this load:
+about 40 % of the request threads' CPU opens and closes the SQLite connection (``CONN_MAX_AGE``
+0: ``sqlite3.connect``, ``register_functions``, the PRAGMAs, ``close``, on every request); the
+same run with ``CONN_MAX_AGE = None`` (a settings module given with ``--server-env
+DJANGO_SETTINGS_MODULE=... --server-env PYTHONPATH=...``) gave p50 14-31 ms, p99 169-372 ms,
+under load 1.89x. The slowdown is mostly CPU share: the requests took about 0.55 of the 2 cores.
+
 Why asyncio + httpx and not locust: locust runs its users as gevent greenlets and
 monkey-patches the standard library, and it brings its own process model (web UI, master /
 workers) and a second event loop; here the benchmark also has to start the server,
@@ -618,7 +629,7 @@ async def run(args, server: RunserverProcess) -> int:
                 states = await wait_terminal(client, all_tasks, args.batch_timeout)
                 drain = time.monotonic() - drain_start
                 waiting = [t for t, s in states.items() if s not in TERMINAL]
-                print(f"  drain: {len(world.task_ids) - 1} single/deduplicated task ids from the load, all terminal "
+                print(f"  drain: {len(world.task_ids) - 1} task ids from the load's 202s besides the batch's, all terminal "
                       f"after {drain:.1f} s more" if not waiting else f"  drain: {len(waiting)} tasks NOT terminal "
                       f"after {drain:.1f} s", flush=True)
 

@@ -176,3 +176,12 @@ def project(db):
 def segments(project):
     """Three segments of ``project``, sequence 0..2."""
     return [SegmentFactory(project=project, sequence_index=i, text_content=f"Paragraph number {i} of the story.") for i in range(3)]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the schemathesis run's request count (``test_schemathesis.summary``) after the tests."""
+    import sys
+
+    module = sys.modules.get("api.tests.test_schemathesis")
+    for line in getattr(module, "summary", []):
+        terminalreporter.write_line(line)

@@ -57,6 +57,7 @@ seed_task: dict[str, str] = {}
 
 sent = Counter()  # requests per operation ("POST /api/segments/"), across the module
 answered = Counter()  # responses per HTTP status code
+summary: list[str] = []  # the count line, for the end-of-run summary
 sent_lock = threading.Lock()
 
 
@@ -133,16 +134,13 @@ def test_api_conforms_to_its_schema(case, fuzz_server):
     case.validate_response(response, checks=CHECKS)
 
 
-def test_fuzzing_sent_enough_requests(request):
+def test_fuzzing_sent_enough_requests():
     """Runs after the fuzzing (pytest keeps file order); prints and checks the request count."""
     operations = len(list(schema.get_all_operations()))
     if len(sent) < operations:
         pytest.skip("run the whole module: the count covers every operation's test")
     total = sum(sent.values())
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     codes = ", ".join(f"{code}: {count}" for code, count in sorted(answered.items()))
     line = f"schemathesis: {total} requests over {len(sent)} operations, 0 failures; status codes {codes}"
-    if reporter is not None:
-        reporter.write_line(line)
-    print(line)
+    summary.append(line)  # printed at the end of the run by conftest's pytest_terminal_summary
     assert total >= MIN_REQUESTS

@@ -67,7 +67,7 @@ export interface DraftBase {
  */
 export function draftBase(base: DraftBase, draft: string, server: Pick<Segment, "text_content" | "etag">): DraftBase {
   if (draft === server.text_content || server.text_content === base.text) {
-    return base.text === server.text_content && base.etag === server.etag ? base : { text: server.text_content, etag: server.etag };
+    return { text: server.text_content, etag: server.etag };
   }
   return base;
 }

@@ -1,36 +1,12 @@
 /** lib/api.ts, issue 11: updateSegment's If-Match and the 412 "changed elsewhere" answer. */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import * as api from "@/lib/api";
-import type { Segment } from "@/lib/types";
-import { jsonResponse } from "./helpers";
+import { jsonResponse, segmentFixture, stubFetch } from "./helpers";
 
-let fetchMock: ReturnType<typeof vi.fn>;
+const fetchMock = stubFetch();
 
-beforeEach(() => {
-  fetchMock = vi.fn();
-  vi.stubGlobal("fetch", fetchMock);
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
-
-const current: Segment = {
-  id: "s1",
-  project: "p",
-  sequence_index: 0,
-  text_content: "Written in the other tab.",
-  is_locked: false,
-  audio_file: null,
-  audio_duration: null,
-  chapter_title: null,
-  cues: [],
-  voice: null,
-  speed: null,
-  audio_stale: false,
-  etag: '"v3"',
-};
+const current = segmentFixture({ text_content: "Written in the other tab.", etag: '"v3"' });
 const CHANGED = "The segment changed elsewhere since you loaded it: reload it, or send the write again without If-Match.";
 
 /** The headers of fetch call `index`, as a plain object. */

@@ -3,23 +3,14 @@
  * sample (a WAV Blob), voice/speed in project and segment PATCHes, the
  * mapping of 400 field errors, and lib/generation.ts (Generate all's counts).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import * as api from "@/lib/api";
 import { generateAllNotice, segmentsToGenerate } from "@/lib/generation";
 import type { BulkTaskResponse, PronunciationRule } from "@/lib/types";
-import { jsonResponse } from "./helpers";
+import { jsonResponse, stubFetch } from "./helpers";
 
-let fetchMock: ReturnType<typeof vi.fn>;
-
-beforeEach(() => {
-  fetchMock = vi.fn();
-  vi.stubGlobal("fetch", fetchMock);
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+const fetchMock = stubFetch();
 
 /** The [url, method, parsed body] of fetch call `index`. */
 function call(index = 0): [string, string, unknown] {

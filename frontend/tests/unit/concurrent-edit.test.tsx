@@ -13,7 +13,7 @@ import { CONFLICT_NOTICE, SegmentCard, draftBase, type SegmentCardProps } from "
 import { useProject, useUpdateSegment } from "@/hooks/useApi";
 import { ApiError } from "@/lib/api";
 import type { ProjectDetail, Segment } from "@/lib/types";
-import { jsonResponse } from "./helpers";
+import { jsonResponse, segmentFixture } from "./helpers";
 
 afterEach(() => {
   cleanup();
@@ -22,22 +22,8 @@ afterEach(() => {
 
 const CHANGED = "The segment changed elsewhere since you loaded it.";
 
-const segment = (extra: Partial<Segment> = {}): Segment => ({
-  id: "s1",
-  project: "p",
-  sequence_index: 0,
-  text_content: "The loaded text.",
-  is_locked: false,
-  audio_file: null,
-  audio_duration: null,
-  chapter_title: null,
-  cues: [],
-  voice: null,
-  speed: null,
-  audio_stale: false,
-  etag: '"v1"',
-  ...extra,
-});
+const segment = (extra: Partial<Segment> = {}): Segment =>
+  segmentFixture({ text_content: "The loaded text.", etag: '"v1"', ...extra });
 
 /** A 412 as the backend sends it, with `current` as the segment now. */
 const conflict = (current: Segment) => new ApiError(412, { error: CHANGED, current }, "PATCH failed with HTTP 412");
@@ -180,7 +166,8 @@ describe("the segment card's save", () => {
     rerender({ segment: segment({ text_content: "Changed in another tab.", etag: '"v5"' }), onSave });
     expect(textarea().value).toBe("My edit."); // never replaced silently
     click("Save");
-    await waitFor(() => expect(onSave).toHaveBeenLastCalledWith("My edit.", '"v2"'));
+    await waitFor(() => expect(onSave).toHaveBeenCalledTimes(2));
+    expect(onSave).toHaveBeenLastCalledWith("My edit.", '"v2"');
   });
 
   it("Save & generate does not generate when the save met a conflict", async () => {

@@ -30,19 +30,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serial
 from rest_framework import serializers
 
 # ------------------------------------------------------------------ error bodies
-
-
-class ErrorResponse(serializers.Serializer):
-    """``{"error": message, ...details}``: every StoryFlow error body (``api.exceptions``), e.g. 409's ``task_id``."""
-
-    error = serializers.CharField(help_text="What went wrong and what to do about it.")
-
-
-class NotFoundResponse(serializers.Serializer):
-    """The spec's 404 body for a project, segment, rule or export: ``{"detail": "Not found."}``."""
-
-    detail = serializers.CharField()
-
+# Raw schemas, registered once as components by :func:`add_common_responses` and referenced with
+# :func:`ref` (by the views' ``error()`` answers and by the hook's common ones).
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -51,35 +40,44 @@ ERROR_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
     "description": 'An error: {"error": message} and, for some errors, details such as "task_id" or "limit_bytes".',
 }
-#: 400: either ``{"error": message}`` or DRF's field errors ``{"field": ["message", ...]}``.
-BAD_REQUEST_SCHEMA: dict[str, Any] = {
-    "description": 'Bad input: {"error": message}, or field errors {"<field>": ["message", ...]}.',
-    "anyOf": [
-        ERROR_SCHEMA,
-        {
-            "type": "object",
-            "additionalProperties": {
-                "anyOf": [
-                    {"type": "array", "items": {}},
-                    {"type": "object"},
-                    {"type": "string"},
-                ]
-            },
-        },
-    ],
+#: DRF's own error body (404 "Not found.", 415, 405): ``{"detail": message}``.
+DETAIL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+    "description": 'DRF\'s error body {"detail": message}; the spec\'s 404 is {"detail": "Not found."}.',
 }
-NOT_FOUND_SCHEMA: dict[str, Any] = {
-    "description": '{"detail": "Not found."} (projects, segments, rules, exports) or {"error": "Task not found"} (tasks).',
-    "anyOf": [
-        {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
-        ERROR_SCHEMA,
-    ],
+
+
+def ref(component: str) -> dict[str, str]:
+    """A fresh ``$ref`` to one of :data:`COMPONENTS` (a new dict each time: no YAML aliases)."""
+    return {"$ref": f"#/components/schemas/{component}"}
+
+
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "Error": ERROR_SCHEMA,
+    "Detail": DETAIL_SCHEMA,
+    # 400: either {"error": message} or DRF's field errors {"field": ["message", ...]}.
+    "BadRequest": {
+        "description": 'Bad input: {"error": message}, or field errors {"<field>": ["message", ...]}.',
+        "anyOf": [
+            ref("Error"),
+            {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"type": "array", "items": {}}, {"type": "object"}, {"type": "string"}]},
+            },
+        ],
+    },
+    "NotFound": {
+        "description": '{"detail": "Not found."} (projects, segments, rules, exports) or {"error": "Task not found"} (tasks).',
+        "anyOf": [ref("Detail"), ref("Error")],
+    },
 }
 
 
 def error(description: str) -> OpenApiResponse:
     """An :class:`OpenApiResponse` with the ``{"error": ...}`` body and ``description``."""
-    return OpenApiResponse(ErrorResponse, description=description)
+    return OpenApiResponse(ref("Error"), description=description)
 
 
 MODEL_UNAVAILABLE = error(
@@ -166,26 +164,28 @@ class TaskLogsResponse(serializers.Serializer):
     logs = TaskLogLineResponse(many=True)
 
 
-class SegmentTaskAcceptedResponse(serializers.Serializer):
-    """202 of ``generate-audio`` (spec §3.2.1; ``audio_generation.start_segment_audio_generation``)."""
+class TaskAcceptedResponse(serializers.Serializer):
+    """What every 202 that queues a task has: the task's id, its status and a message."""
 
     task_id = serializers.CharField()
-    segment_id = serializers.CharField()
     status = serializers.ChoiceField(choices=TASK_STATUSES)
     message = serializers.CharField()
 
 
-class BatchAcceptedResponse(serializers.Serializer):
+class SegmentTaskAcceptedResponse(TaskAcceptedResponse):
+    """202 of ``generate-audio`` (spec §3.2.1; ``audio_generation.start_segment_audio_generation``)."""
+
+    segment_id = serializers.CharField()
+
+
+class BatchAcceptedResponse(TaskAcceptedResponse):
     """202 of ``generate-all-audio`` (spec §3.2.2; ``audio_generation.start_project_audio_generation``)."""
 
-    task_id = serializers.CharField()
     project_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=TASK_STATUSES)
     total_segments = serializers.IntegerField()
     segments_to_process = serializers.IntegerField()
     segments_missing_audio = serializers.IntegerField()
     segments_stale = serializers.IntegerField()
-    message = serializers.CharField()
 
 
 class NothingToProcessResponse(serializers.Serializer):
@@ -197,14 +197,11 @@ class NothingToProcessResponse(serializers.Serializer):
     skipped = serializers.IntegerField()
 
 
-class ExportAcceptedResponse(serializers.Serializer):
+class ExportAcceptedResponse(TaskAcceptedResponse):
     """202 of ``POST /api/projects/{id}/export/`` (``audiobook_export.start_project_export``)."""
 
-    task_id = serializers.CharField()
     project_id = serializers.CharField()
     format = serializers.CharField()
-    status = serializers.ChoiceField(choices=TASK_STATUSES)
-    message = serializers.CharField()
 
 
 class ExportChapterResponse(serializers.Serializer):
@@ -303,7 +300,7 @@ def segment_write_docs(serializer_class, *, has_body: bool = True) -> dict[str, 
             description="If-Match no longer matches: the segment changed elsewhere; `current` is its body now.",
         ),
         400: OpenApiResponse(
-            BAD_REQUEST_SCHEMA, description="Bad input, or a malformed If-Match (it must be a quoted ETag or *)."
+            ref("BadRequest"), description="Bad input, or a malformed If-Match (it must be a quoted ETag or *)."
         ),
     }
     if has_body:
@@ -345,13 +342,17 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-def _response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": _json(deepcopy(schema))}
+def _response(description: str, component: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(ref(component))}
 
 
 def add_common_responses(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: document the answers middleware and DRF give to whole classes
-    of operations (see the module docstring). An operation's own description of a code wins."""
+    of operations (see the module docstring), and register :data:`COMPONENTS`. An operation's own
+    description of a code wins."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(deepcopy(COMPONENTS))
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
@@ -360,22 +361,21 @@ def add_common_responses(result: dict, generator, request, public) -> dict:
             has_body = "requestBody" in operation
             takes_input = has_body or any(p.get("in") == "query" for p in operation.get("parameters", []))
             if takes_input:
-                responses.setdefault("400", _response("Bad input; the body says which field and why.", BAD_REQUEST_SCHEMA))
+                responses.setdefault("400", _response("Bad input; the body says which field and why.", "BadRequest"))
             if "{" in path:
-                responses.setdefault("404", _response("No such object.", NOT_FOUND_SCHEMA))
+                responses.setdefault("404", _response("No such object.", "NotFound"))
             if method in WRITE_METHODS:
                 responses.setdefault("403", _response(
-                    "A write from a foreign web origin (Origin or Sec-Fetch-Site): nothing changed.", ERROR_SCHEMA))
-            if method in WRITE_METHODS:
+                    "A write from a foreign web origin (Origin or Sec-Fetch-Site): nothing changed.", "Error"))
                 responses.setdefault("503", _response(
                     "The write could not be stored: the database stayed locked, or the media folder is full or "
                     "unwritable (the message says which), or no TTS model is installed where one is needed.",
-                    ERROR_SCHEMA))
+                    "Error"))
             if has_body:
-                responses.setdefault("413", _response("The body is over the limit the message states (limit_bytes).", ERROR_SCHEMA))
-                responses.setdefault("415", _response("The body's media type is not one this operation accepts (JSON).", {
-                    "type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"],
-                }))
+                responses.setdefault("413", _response("The body is over the limit the message states (limit_bytes).", "Error"))
+                responses.setdefault(
+                    "415", _response("The body's media type is not one this operation accepts (JSON).", "Detail")
+                )
     return result
 
 
@@ -394,14 +394,17 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
 
 def add_plain_django_views(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: add the task status and SSE operations (plain Django views)."""
-    status_ref = {"$ref": "#/components/schemas/TaskStatusResponse"}
+    status_ref = ref("TaskStatusResponse")
     task_id = {
         "in": "path", "name": "task_id", "required": True, "schema": {"type": "string"},
         "description": 'The task id returned when the task was queued, e.g. "tts_batch_<project>_<hex>".',
     }
-    not_found = _response("Unknown task (or finished longer ago than TASK_RETENTION_SECONDS).", {
-        "type": "object", "properties": {"error": {"type": "string", "enum": ["Task not found"]}}, "required": ["error"],
-    })
+    not_found = {
+        "description": "Unknown task (or finished longer ago than TASK_RETENTION_SECONDS).",
+        "content": _json({
+            "type": "object", "properties": {"error": {"type": "string", "enum": ["Task not found"]}}, "required": ["error"],
+        }),
+    }
     paths = result.setdefault("paths", {})
     paths["/api/tasks/{task_id}/status/"] = {
         "get": {

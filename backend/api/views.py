@@ -13,7 +13,8 @@ Endpoints (router in ``api/urls.py``):
 - ``GET /api/tasks/{task_id}/status/``, ``POST /api/tasks/{task_id}/cancel/``,
   ``GET /api/tasks/{task_id}/events/`` (SSE), ``GET /api/tasks/{task_id}/logs/``
 """
-from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponsePermanentRedirect, JsonResponse, StreamingHttpResponse
+from django.urls import Resolver404, resolve
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -334,10 +335,7 @@ class GlobalSettingsView(APIView):
         serializer.save()
         return Response(serializer.data)
 
-    @extend_schema(request=GlobalSettingsSerializer, responses={200: GlobalSettingsSerializer})
-    def put(self, request):
-        """The same as PATCH: every field is optional."""
-        return self.patch(request)
+    put = patch  # every field optional, as with PATCH (the schema documents it from patch's extend_schema)
 
 
 class VoiceListView(APIView):
@@ -461,9 +459,6 @@ def api_not_found(request, path: str = ""):
     ``APPEND_SLASH`` would; for other methods (whose body a redirect would drop; Django
     raises an error there) the 404 names the URL to use instead.
     """
-    from django.http import HttpResponsePermanentRedirect
-    from django.urls import Resolver404, resolve
-
     if not request.path.endswith("/"):
         try:
             match = resolve(request.path + "/")

@@ -65,9 +65,7 @@ What it does
    **unloaded batch** C (with ``--unloaded-runs 2``, the default): A and C bracket B, so drift
    of the machine during the run shows as A != C.
 6. Stops the server, runs ``manage.py check_media --json`` on its database and media folder
-   (clean: exit 0, its three problem lists empty, no project skipped; where the command is
-   missing, as in older trees, a stand-in compares each segment's ``audio_file`` with the WAVs
-   on disk), looks for any ``*.tmp`` left under the media folder, and scans the server's log
+   (clean: exit 0, its three problem lists empty, no project skipped), looks for any ``*.tmp`` left under the media folder, and scans the server's log
    for 5xx lines and tracebacks.
 
 All three batches are watched the same way: one status request every 0.25 s (not counted
@@ -99,16 +97,20 @@ How to read the figures
   error, every task is terminal and COMPLETED, every batch segment has its audio,
   check_media is clean and no temp file is left; 1 otherwise.
 
-Reference run (AMD EPYC, 2 cores, avx512_vnni; quiet machine, others 0.01 cores; 2026-12-07,
-main at 23cb22e): 5,328 requests in 60.1 s, 88.7 req/s; p50 22 ms (status) to 55 ms (project
-detail), p99 216-765 ms (PATCH the worst); 0 5xx, 0 connection errors; 409 x133, 412 x136;
-batch of 20 segments A 87.3 s, B 108.5 s, C 79.6 s: under load 2.00x (7 segments), whole
-batch 1.30x; 13 tasks all COMPLETED, check_media clean. py-spy of the server under this load:
-about 40 % of the request threads' CPU opens and closes the SQLite connection (``CONN_MAX_AGE``
-0: ``sqlite3.connect``, ``register_functions``, the PRAGMAs, ``close``, on every request); the
-same run with ``CONN_MAX_AGE = None`` (a settings module given with ``--server-env
-DJANGO_SETTINGS_MODULE=... --server-env PYTHONPATH=...``) gave p50 14-31 ms, p99 169-372 ms,
-under load 1.89x. The slowdown is mostly CPU share: the requests took about 0.55 of the 2 cores.
+Reference runs (AMD EPYC, 2 cores, avx512_vnni, no avx_vnni; quiet machine, others 0.01 cores;
+2026-12-07), both with the defaults, same machine and day:
+
+* before request threads kept their database connection (``CONN_MAX_AGE`` 0, main at
+  23cb22e): 88.7 req/s; p50 22 ms (status) to 55 ms (project detail), p99 216-765 ms;
+  batch A 87.3 s, B 108.5 s, C 79.6 s: under load 2.00x, whole batch 1.30x. py-spy of the
+  server: about 40 % of the request threads' CPU was ``sqlite3.connect``, the PRAGMAs and
+  ``close``, on every request.
+* with ``CONN_MAX_AGE`` 60 (the setting since 072c4a6): 90.4 req/s; p50 18.7 ms (status) to
+  45.6 ms (project detail), p99 276-590 ms; A 83.2 s, B 119.5 s, C 84.9 s: under load 2.00x,
+  whole batch 1.42x. Latency fell; the batch's slowdown did not move (it is CPU share: the
+  requests take about 0.55 of the 2 cores).
+
+Both: 0 5xx, 0 connection errors, every task COMPLETED, check_media clean.
 
 Why asyncio + httpx and not locust: locust runs its users as gevent greenlets and
 monkey-patches the standard library, and it brings its own process model (web UI, master /
@@ -127,7 +129,6 @@ import json
 import os
 import random
 import re
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -476,31 +477,9 @@ async def wait_terminal(client: httpx.AsyncClient, task_ids: set[str], timeout: 
 
 
 # ------------------------------------------------------------------ checks afterwards
-def stand_in_check_media(server: RunserverProcess) -> dict:
-    """Until ``check_media`` exists: segments' ``audio_file`` against the WAVs under
-    ``media/projects/*/audio/``, and ``*.tmp`` files anywhere under the media folder."""
-    with sqlite3.connect(server.db) as db:
-        referenced = {row[0] for row in db.execute("SELECT audio_file FROM api_segment WHERE audio_file IS NOT NULL "
-                                                   "AND audio_file != ''")}
-    paths = {(server.media / url[len("/media/"):]).resolve() for url in referenced if url.startswith("/media/")}
-    on_disk = {p.resolve() for p in server.media.glob("projects/*/audio/*.wav")}
-    return {
-        "orphan_files": sorted(str(p) for p in on_disk - paths),
-        "missing_files": sorted(str(p) for p in paths if not p.is_file()),
-        "stale_temp_files": sorted(str(p) for p in server.media.rglob("*.tmp")),
-    }
-
-
 def check_media(server: RunserverProcess) -> tuple[bool, str]:
-    """``manage.py check_media --json`` on the server's database and media: ``(clean, report)``.
-    Falls back to :func:`stand_in_check_media` when the command does not exist yet."""
+    """``manage.py check_media --json`` on the server's database and media: ``(clean, report)``."""
     done = server.manage("check_media", "--json", timeout=300)
-    if done.returncode != 0 and "Unknown command" in (done.stderr + done.stdout):
-        result = stand_in_check_media(server)
-        clean = not any(result.values())
-        return clean, ("check_media is not there yet; stand-in check (audio_file vs files on disk): "
-                       + json.dumps({k: len(v) for k, v in result.items()})
-                       + ("" if clean else "\n" + json.dumps(result, indent=2)))
     try:
         result = json.loads(done.stdout)
     except ValueError:

@@ -12,7 +12,6 @@ import errno
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -100,19 +99,14 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-def remove_stale_temp_files(folder: str | Path, older_than: float | None = None) -> int:
+def remove_stale_temp_files(folder: str | Path) -> int:
     """Delete temp files :func:`atomic_write_path` left in ``folder`` (a process killed mid-write); return how many.
 
-    With ``older_than`` None (start-up, when no write can be in progress there) every temp
-    file goes; otherwise only those whose mtime is more than ``older_than`` seconds old
-    (:data:`STALE_TEMP_AGE_SECONDS` is the age past which no live write leaves one).
+    Only call it when no write can be in progress there (at start-up).
     """
     removed = 0
-    now = time.time()
     for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
         try:
-            if older_than is not None and now - tmp.stat().st_mtime <= older_than:
-                continue
             tmp.unlink()
             removed += 1
         except FileNotFoundError:

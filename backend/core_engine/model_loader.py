@@ -451,10 +451,13 @@ class KokoroModelLoader:
     @classmethod
     def load_error(cls) -> "ModelLoadError | None":
         """The error of the last failed load if the files resolved now are those that failed
-        (unchanged path, mtime and size), else None. Never loads; cheap (two stats)."""
+        (unchanged path, mtime and size), else None. Never loads; free when no load failed,
+        else the files are resolved and stat'ed."""
         failed = cls._failed_load
+        if failed is None:
+            return None
         files = cls.resolve_model_files()
-        if failed is None or files is None:
+        if files is None:
             return None
         try:
             key = (_file_key(files.model_path), _file_key(files.voices_path), cls.layout())

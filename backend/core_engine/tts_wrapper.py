@@ -791,14 +791,11 @@ def generate_audio(
         return write_synthesis(synthesis, output_path)
     except (ModelNotAvailableError, InvalidSynthesisRequest, SynthesisFailed) as exc:  # ModelLoadError too
         return _result(False, error=str(exc))
-    except OSError as exc:
-        message = storage_error_message(exc, output_path, retry="generate again")
-        if message is None:
-            logger.exception("Audio generation failed")
-            return _result(False, error=f"Audio generation failed: {type(exc).__name__}: {exc}")
-        logger.error("Cannot write %s: %s", output_path, exc)
-        return {**_result(False, error=message), "fatal": True}
     except Exception as exc:  # never raise to the task manager
+        message = storage_error_message(exc, output_path, retry="generate again")  # None unless a storage OSError
+        if message is not None:
+            logger.error("Cannot write %s: %s", output_path, exc)
+            return {**_result(False, error=message), "fatal": True}
         logger.exception("Audio generation failed")
         return _result(False, error=f"Audio generation failed: {type(exc).__name__}: {exc}")
 

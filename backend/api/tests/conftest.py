@@ -81,16 +81,22 @@ class FakeEngine:
         return {"success": True, "audio_path": str(path), "duration": round(duration, 2), "error": None, "cues": cues}
 
 
+def report_model_installed(monkeypatch) -> None:
+    """Make ``KokoroModelLoader`` report a model with :data:`FAKE_VOICES` installed (nothing is loaded)."""
+    from core_engine.model_loader import KokoroModelLoader
+
+    monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: True))
+    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: list(FAKE_VOICES)))
+
+
 @pytest.fixture
 def fake_engine(monkeypatch):
     """Patch the TTS engine with :class:`FakeEngine` and report a model with :data:`FAKE_VOICES` installed."""
     from core_engine import tts_wrapper
-    from core_engine.model_loader import KokoroModelLoader
 
     engine = FakeEngine()
     monkeypatch.setattr(tts_wrapper, "generate_audio", engine)
-    monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: True))
-    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: list(FAKE_VOICES)))
+    report_model_installed(monkeypatch)
     return engine
 
 

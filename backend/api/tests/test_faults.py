@@ -33,7 +33,7 @@ import requests
 
 from api.models import Export, Project, Segment
 from api.services.media_audit import audit_media
-from api.tests.conftest import FAKE_VOICES, wait_for_task
+from api.tests.conftest import report_model_installed, wait_for_task
 from api.tests.factories import ProjectFactory, SegmentFactory
 from core_engine import tts_wrapper
 from core_engine.model_loader import BUNDLED_MODEL_NAME, BUNDLED_VOICES_NAME, KokoroModelLoader
@@ -69,8 +69,7 @@ def fake_model(monkeypatch):
     """Mock the model only (see the module docstring); report it installed with the fake voices."""
     model = FakeModel()
     monkeypatch.setattr(tts_wrapper, "synthesize", model)
-    monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: True))
-    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: list(FAKE_VOICES)))
+    report_model_installed(monkeypatch)
     return model
 
 
@@ -122,6 +121,8 @@ def test_disk_full_while_writing_a_segment_wav_fails_the_batch_once_with_what_to
     # Injected: libsndfile writing the WAV finds the disk full (the temp file is created, then the write fails).
     from core_engine import audio_utils
 
+    real_write = audio_utils.sf.write
+
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -139,10 +140,7 @@ def test_disk_full_while_writing_a_segment_wav_fails_the_batch_once_with_what_to
     assert files_under(audio_dir) == []  # no WAV, no temp file
     assert_media_consistent()
 
-    monkeypatch.undo()  # space freed: generating again works
-    monkeypatch.setattr(tts_wrapper, "synthesize", fake_model)
-    monkeypatch.setattr(KokoroModelLoader, "is_model_available", classmethod(lambda cls: True))
-    monkeypatch.setattr(KokoroModelLoader, "get_voices", classmethod(lambda cls: list(FAKE_VOICES)))
+    monkeypatch.setattr(audio_utils.sf, "write", real_write)  # space freed: generating again works
     assert wait_for_task(generate_all(api_client, project))["status"] == "COMPLETED"
     assert len(files_under(audio_dir)) == 3
     assert_media_consistent()
@@ -301,14 +299,22 @@ def test_damaged_model_fails_the_task_clearly_then_is_refused_with_503(api_clien
 # ---------------------------------------------------------------- deletes mid-batch
 
 
-def test_segment_deleted_mid_synthesis_leaves_no_wav_and_the_batch_goes_on(api_client, fake_model, media_root):
-    project, segments = story(3)
+def generate_all_deleting_during_paragraph_1(api_client, fake_model, project, delete_url: str) -> dict:
+    """Run generate-all-audio on ``project``, DELETE ``delete_url`` while paragraph 1 is being
+    synthesized, and return the task's final snapshot."""
     fake_model.gate_text = "Paragraph 1 "
     task_id = generate_all(api_client, project)
     assert fake_model.reached.wait(10)
-    assert api_client.delete(f"/api/segments/{segments[1].id}/").status_code == 204  # while it is synthesized
+    assert api_client.delete(delete_url).status_code == 204
     fake_model.gate.set()
-    final = wait_for_task(task_id)
+    return wait_for_task(task_id)
+
+
+def test_segment_deleted_mid_synthesis_leaves_no_wav_and_the_batch_goes_on(api_client, fake_model, media_root):
+    project, segments = story(3)
+    final = generate_all_deleting_during_paragraph_1(
+        api_client, fake_model, project, f"/api/segments/{segments[1].id}/"
+    )
 
     assert final["status"] == "COMPLETED"
     assert [c["segment_id"] for c in final["completed_segments"]] == [str(segments[0].id), str(segments[2].id)]
@@ -322,12 +328,7 @@ def test_segment_deleted_mid_synthesis_leaves_no_wav_and_the_batch_goes_on(api_c
 
 def test_project_deleted_mid_batch_stops_it_and_leaves_no_file(api_client, fake_model, media_root):
     project, segments = story(4)
-    fake_model.gate_text = "Paragraph 1 "
-    task_id = generate_all(api_client, project)
-    assert fake_model.reached.wait(10)
-    assert api_client.delete(f"/api/projects/{project.id}/").status_code == 204
-    fake_model.gate.set()
-    final = wait_for_task(task_id)
+    final = generate_all_deleting_during_paragraph_1(api_client, fake_model, project, f"/api/projects/{project.id}/")
 
     assert final["status"] == "FAILED"
     assert final["errors"][-1]["error"] == (

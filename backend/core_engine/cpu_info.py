@@ -4,6 +4,11 @@ The int8 Kokoro graph's MatMulInteger/ConvInteger kernels are fast only with VNN
 (``avx512_vnni`` or ``avx_vnni``): RTF 0.2–0.4 with it, about 0.5–1.0 on AVX2 only
 (../shared/design/engine-facts.md). So the engine's calibration (``engine_calibration``)
 is stored per CPU, keyed by :func:`cpu_key`.
+
+onnxruntime's MLAS picks its kernels from the CPUID instruction, not from /proc/cpuinfo.
+The two agree unless something hides features from user space (a hypervisor's or
+``bench/cpuid_mask``'s CPUID masking): then the flags are those both report, CPUID's
+side read through numpy's runtime dispatch table, which executes CPUID at import.
 """
 from __future__ import annotations
 
@@ -15,6 +20,34 @@ from pathlib import Path
 
 #: The flags that decide which model variant is fastest (reported and part of the key).
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+#: numpy's names (``__cpu_features__``) of those of :data:`SPEED_FLAGS` it detects by CPUID;
+#: ``avx_vnni`` and ``amx_int8`` have none and come from /proc/cpuinfo alone.
+NUMPY_FEATURES = {"avx2": "AVX2", "avx512f": "AVX512F", "avx512_vnni": "AVX512VNNI"}
+
+
+def cpuid_features() -> dict[str, bool]:
+    """What CPUID tells this process, as numpy's runtime dispatch saw it: ``{"AVX2": True, ...}``.
+
+    Empty when numpy's (private) table is not there: then /proc/cpuinfo is taken alone.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        return {}
+    return dict(__cpu_features__)
+
+
+def visible_flags(proc_flags: set[str], cpuid: dict[str, bool]) -> tuple[str, ...]:
+    """Those of :data:`SPEED_FLAGS` in ``proc_flags`` (/proc/cpuinfo) that CPUID does not hide.
+
+    A flag numpy knows (:data:`NUMPY_FEATURES`) counts only if ``cpuid`` reports it too;
+    one it does not know (or a table without that name, or an empty one) counts as /proc says.
+    """
+    def shown(flag: str) -> bool:
+        name = NUMPY_FEATURES.get(flag)
+        return flag in proc_flags and (name is None or bool(cpuid.get(name, True)))
+
+    return tuple(flag for flag in SPEED_FLAGS if shown(flag))
 
 
 @dataclass(frozen=True)
@@ -23,7 +56,7 @@ class CpuInfo:
 
     Attributes:
         model_name: ``model name`` of /proc/cpuinfo (``platform.processor()`` elsewhere).
-        flags: those of :data:`SPEED_FLAGS` the CPU has, in that order.
+        flags: those of :data:`SPEED_FLAGS` the CPU has, in that order (:func:`visible_flags`).
         cores: CPUs this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``).
     """
 
@@ -65,7 +98,7 @@ def cpu_info() -> CpuInfo:
         cores = os.cpu_count() or 1
     return CpuInfo(
         model_name=model or platform.processor() or platform.machine() or "unknown CPU",
-        flags=tuple(flag for flag in SPEED_FLAGS if flag in flags),
+        flags=visible_flags(flags, cpuid_features()),
         cores=max(1, cores),
     )
 

@@ -8,14 +8,23 @@ threads. Which wins depends on the CPU, so StoryFlow measures it:
 1. every available variant (``ModelFiles``) is loaded as one session with
    onnxruntime's default threads and times :data:`CALIBRATION_TEXT`, phonemized
    once and split into its sentences (one chunk each), after a short warm-up;
-2. for the fastest variant, ``min(cores, MAX_SESSIONS)`` sessions of one thread
-   each time the same chunks, run concurrently, in order;
-3. the faster of each is kept: a :class:`Calibration`, stored as JSON beside the
-   model (``models/engine-calibration.json``) with the CPU's key
+2. every variant is also loaded as ``min(cores, MAX_SESSIONS)`` sessions of one
+   thread each, which time the same chunks, run concurrently, in order;
+3. the fastest (variant, layout) pair is kept: a :class:`Calibration`, stored as
+   JSON beside the model (``models/engine-calibration.json``) with the CPU's key
    (``cpu_info.cpu_key``: model name, speed flags, cores), so a different CPU
    calibrates again.
 
-Loading and timing take about 20–40 s on a 2-core machine, once per CPU. The
+The pairs are all timed because the fastest variant in one session need not be the
+fastest in N: on the AVX2 code path of a 2-core AMD EPYC (``bench/cpuid_mask``),
+float32 beat int8 in one session of 2 threads (24.4 against 23.3 chars/s), while
+int8's one-thread sessions are the faster (``ConvInteger`` scales worse over two
+threads than over two sessions); choosing the variant first kept float32 in 2
+sessions: RTF 0.49 against the bare library's 0.50, and 1,256 MB of peak RSS (two
+copies of 325 MB of float32 weights), where int8 in 2 sessions gave RTF 0.33 and
+861 MB (``bench/engine_ratio.py`` under ``bench/cpuid_mask/run``, same session).
+
+Loading and timing take about 30–50 s on a 2-core machine, once per CPU. The
 measuring is injected (``load``), so the choice itself is tested with fakes.
 
 Measured (``models/engine-calibration.json`` as written by ``bench/engine_ratio.py``'s
@@ -89,10 +98,12 @@ class Calibration:
         cpu_key: ``cpu_info.cpu_key()`` of the CPU it was measured on.
         cpu: ``CpuInfo.as_dict()`` of that CPU.
         variant: the fastest model variant ("official", "bundled-int8", "bundled-float32").
-        layout: the fastest :class:`EngineLayout` for that variant.
+        layout: the :class:`EngineLayout` that, with ``variant``, was fastest.
         variant_chars_per_second: characters of text per second of wall time, per variant
             (one session, default threads).
         layout_chars_per_second: the same per layout label, for ``variant``.
+        grid_chars_per_second: the same for every variant in every layout
+            (``{variant: {layout label: chars/s}}``; empty in files from before it was kept).
         text_chars: length of the calibration text (characters).
         calibrated_at: ISO 8601, UTC.
     """
@@ -103,6 +114,7 @@ class Calibration:
     layout: EngineLayout
     variant_chars_per_second: dict[str, float] = field(default_factory=dict)
     layout_chars_per_second: dict[str, float] = field(default_factory=dict)
+    grid_chars_per_second: dict[str, dict[str, float]] = field(default_factory=dict)
     text_chars: int = len(CALIBRATION_TEXT)
     calibrated_at: str = ""
 
@@ -122,6 +134,8 @@ class Calibration:
             cpu_key=str(data["cpu_key"]), cpu=dict(data.get("cpu") or {}), variant=str(data["variant"]), layout=layout,
             variant_chars_per_second={str(k): float(v) for k, v in (data.get("variant_chars_per_second") or {}).items()},
             layout_chars_per_second={str(k): float(v) for k, v in (data.get("layout_chars_per_second") or {}).items()},
+            grid_chars_per_second={str(name): {str(k): float(v) for k, v in row.items()}
+                                   for name, row in (data.get("grid_chars_per_second") or {}).items()},
             text_chars=int(data.get("text_chars") or len(CALIBRATION_TEXT)),
             calibrated_at=str(data.get("calibrated_at") or ""),
         )
@@ -211,7 +225,7 @@ def calibrate(
     text: str = CALIBRATION_TEXT,
     timer: Callable[[Sequence, Sequence[str], str], float] = time_chunks,
 ) -> Calibration:
-    """Measure ``variants`` (variant name → model files) and the session layouts; return the fastest.
+    """Time every one of ``variants`` (variant name → model files) in every session layout; return the fastest pair.
 
     Args:
         variants: the variants available, in order of preference on a tie.
@@ -228,36 +242,36 @@ def calibrate(
     if not variants:
         raise ValueError("no model variant to calibrate")
     cores = cores or cpu_info().cores
-    variant_seconds: dict[str, float] = {}
+    layouts = [DEFAULT_LAYOUT]
+    grid: dict[tuple[str, EngineLayout], float] = {}
     chunks: list[str] = []
     for name, files in variants.items():
-        kokoros = load(files, DEFAULT_LAYOUT)
-        chunks = chunks or calibration_chunks(kokoros[0].tokenizer, text)
-        voice = voice or sorted(kokoros[0].get_voices())[0]
-        timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())], voice)
-        variant_seconds[name] = timer(kokoros, chunks, voice)
-        logger.info("Calibration: %s, %s: %.2f s for %d characters", name, DEFAULT_LAYOUT.label, variant_seconds[name], len(text))
-        del kokoros
-    variant = choose_fastest(variant_seconds)
+        for layout in layouts:  # the first variant's first load adds the parallel layout
+            kokoros = load(files, layout)
+            if not chunks:
+                chunks = calibration_chunks(kokoros[0].tokenizer, text)
+                sessions = min(cores, MAX_SESSIONS, len(chunks))
+                if sessions > 1:
+                    layouts.append(EngineLayout(sessions, 1))
+            voice = voice or sorted(kokoros[0].get_voices())[0]
+            timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())] * layout.sessions, voice)
+            grid[name, layout] = timer(kokoros, chunks, voice)
+            logger.info("Calibration: %s, %s: %.2f s for %d characters", name, layout.label, grid[name, layout], len(text))
+            del kokoros
+    variant, layout = choose_fastest(grid)
 
-    layout_seconds: dict[EngineLayout, float] = {DEFAULT_LAYOUT: variant_seconds[variant]}
-    sessions = min(cores, MAX_SESSIONS, len(chunks))
-    if sessions > 1:
-        parallel = EngineLayout(sessions, 1)
-        kokoros = load(variants[variant], parallel)
-        timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())] * sessions, voice)
-        layout_seconds[parallel] = timer(kokoros, chunks, voice)
-        logger.info("Calibration: %s, %s: %.2f s", variant, parallel.label, layout_seconds[parallel])
-        del kokoros
-    layout = choose_fastest(layout_seconds)
+    def speed(seconds: float) -> float:
+        return round(len(text) / seconds, 1)
+
     info = cpu_info()
     return Calibration(
         cpu_key=cpu_key(info),
         cpu=info.as_dict(),
         variant=variant,
         layout=layout,
-        variant_chars_per_second={name: round(len(text) / s, 1) for name, s in variant_seconds.items()},
-        layout_chars_per_second={lay.label: round(len(text) / s, 1) for lay, s in layout_seconds.items()},
+        variant_chars_per_second={name: speed(grid[name, DEFAULT_LAYOUT]) for name in variants},
+        layout_chars_per_second={lay.label: speed(grid[variant, lay]) for lay in layouts},
+        grid_chars_per_second={name: {lay.label: speed(grid[name, lay]) for lay in layouts} for name in variants},
         text_chars=len(text),
         calibrated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

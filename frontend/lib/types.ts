@@ -430,6 +430,8 @@ export interface EngineInfo {
     layout: EngineLayout;
     variant_chars_per_second: Record<string, number>;
     layout_chars_per_second: Record<string, number>;
+    /** Every variant in every layout: {variant: {layout label: chars/s}} (empty in older calibrations). */
+    grid_chars_per_second: Record<string, Record<string, number>>;
     text_chars: number;
     calibrated_at: string;
   } | null;

@@ -20,7 +20,7 @@ def describe_engine() -> dict[str, Any]:
         "exact_cues": bool | null, "engine_version": int,
         "cpu": {"model_name": str, "flags": [str], "cores": int, "vnni": bool},
         "calibration": {"variant", "layout", "variant_chars_per_second", "layout_chars_per_second",
-        "text_chars", "calibrated_at"} | null,
+        "grid_chars_per_second", "text_chars", "calibrated_at"} | null,
         "chars_per_second": {variant: float},   # characters of text per second of wall time, measured
         "threads": {"sessions": int, "threads_per_session": int (0 = onnxruntime's default, one per core),
         "forced_sessions": int | null, "source": "forced" | "calibrated" | "default"},

@@ -26,6 +26,10 @@ rounds, the CPU (/proc/cpuinfo model name, avx512_vnni / avx_vnni, cores) and th
 issue's goals: ratio >= 1.5 on a 2-core AVX2 machine, >= 1.3 on a VNNI machine, peak
 RSS <= 1 GB. Absolute times swing between machines and with load: compare within a run.
 
+AVX2 code path on a CPU that has AVX-512/VNNI: ``bench/cpuid_mask/run .venv/bin/python
+bench/engine_ratio.py`` hides them from CPUID, so onnxruntime runs its AVX2 kernels
+(and the calibration, keyed by the flags CPUID shows, is that of an AVX2 CPU).
+
 ``--sessions`` mode (item 2's question, measurement only): the same 12 sentences (each cut to 160 chars) of the
 story, phonemized up front, synthesized by (a) one onnxruntime session with
 ``intra_op_num_threads=--threads`` running them serially, and (b) ``--threads`` sessions
@@ -186,8 +190,8 @@ def main_ratio(args) -> dict:
         print("engine calibration: already stored for this CPU", flush=True)
     if calibration["calibration"]:
         c = calibration["calibration"]
-        print(f"  chosen {c['variant']}, {c['layout']}; chars/s {c['variant_chars_per_second']} "
-              f"{c['layout_chars_per_second']}", flush=True)
+        print(f"  chosen {c['variant']}, {c['layout']}; chars/s per variant and layout "
+              f"{c.get('grid_chars_per_second') or (c['variant_chars_per_second'], c['layout_chars_per_second'])}", flush=True)
     runs: dict[str, list[dict]] = {"bare": [], "storyflow": []}
     for round_ in range(args.rounds):
         order = ("bare", "storyflow") if round_ % 2 == 0 else ("storyflow", "bare")

@@ -16,13 +16,14 @@ threads. Which wins depends on the CPU, so StoryFlow measures it:
    calibrates again.
 
 The pairs are all timed because the fastest variant in one session need not be the
-fastest in N: on the AVX2 code path of a 2-core AMD EPYC (``bench/cpuid_mask``),
-float32 beat int8 in one session of 2 threads (24.4 against 23.3 chars/s), while
-int8's one-thread sessions are the faster (``ConvInteger`` scales worse over two
-threads than over two sessions); choosing the variant first kept float32 in 2
-sessions: RTF 0.49 against the bare library's 0.50, and 1,256 MB of peak RSS (two
-copies of 325 MB of float32 weights), where int8 in 2 sessions gave RTF 0.33 and
-861 MB (``bench/engine_ratio.py`` under ``bench/cpuid_mask/run``, same session).
+fastest in N, and the variants differ in memory. On the AVX2 code path of a 2-core
+AMD EPYC (``bench/engine_ratio.py`` under ``bench/cpuid_mask/run``), a first
+calibration had float32 edge int8 in one session (24.4 against 23.3 chars/s, within
+the noise), and choosing the variant first then kept float32 in 2 sessions: RTF 0.49
+against the bare library's 0.50, with 1,256 MB of peak RSS (two copies of 325 MB of
+float32 weights). Timing every pair, the next calibration (same session) gave int8
+42.0 / 44.9 chars/s (1 session x 2 threads / 2 sessions x 1 thread) and float32
+34.7 / 36.1, kept int8 in 2 sessions: RTF 0.33 against bare 0.36, 867 MB.
 
 Loading and timing take about 30–50 s on a 2-core machine, once per CPU. The
 measuring is injected (``load``), so the choice itself is tested with fakes.

@@ -56,6 +56,22 @@ def _at_tick_start() -> None:
         time.sleep(0.001)
 
 
+def _submit_running(task_manager, gate) -> str:
+    """Submit a task that waits for ``gate``; return its id once it is PROCESSING.
+
+    A change (PENDING -> PROCESSING when the worker picks the task up) releases a held
+    status call at once, by design; under load it came mid-tick and broke the pacing tests.
+    """
+    import time
+
+    task_id = task_manager.submit_task(lambda: gate.wait(5))
+    deadline = time.monotonic() + 5
+    while json.loads(task_manager.get_task_status_json(task_id, pace=False))["status"] != "PROCESSING":
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.001)
+    return task_id
+
+
 @pytest.mark.django_db
 def test_a_tight_loop_is_held_to_the_next_tick(task_manager):
     import threading
@@ -64,7 +80,7 @@ def test_a_tight_loop_is_held_to_the_next_tick(task_manager):
     from api.tasks.manager import STATUS_ANSWERS_PER_TICK
 
     gate = threading.Event()
-    task_id = task_manager.submit_task(lambda: gate.wait(5))
+    task_id = _submit_running(task_manager, gate)
     try:
         _at_tick_start()
         started = time.monotonic()
@@ -93,7 +109,7 @@ def test_a_held_request_is_answered_at_the_next_change(task_manager):
     from api.tasks.manager import STATUS_ANSWERS_PER_TICK
 
     gate = threading.Event()
-    task_id = task_manager.submit_task(lambda: gate.wait(5))
+    task_id = _submit_running(task_manager, gate)
     try:
         _at_tick_start()
         for _ in range(STATUS_ANSWERS_PER_TICK):

@@ -4,28 +4,22 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { SegmentCard, type SegmentCardProps } from "@/components/SegmentCard";
 import type { Segment } from "@/lib/types";
+import { segmentFixture } from "./helpers";
 
 afterEach(cleanup);
 
 const text = "\u201cWho are you?\u201d said the Caterpillar. Alice replied, rather shyly.";
-const segment = (extra: Partial<Segment> = {}): Segment => ({
-  id: "s1",
-  project: "p",
-  sequence_index: 0,
-  text_content: text,
-  is_locked: false,
-  audio_file: "/media/s1.wav",
-  audio_duration: 4,
-  chapter_title: null,
-  cues: [
-    { start: 0.1, end: 1.9, text: '"Who are you?" said the Caterpillar.' },
-    { start: 2.2, end: 3.9, text: "Alice replied, rather shyly." },
-  ],
-  voice: null,
-  speed: null,
-  audio_stale: false,
-  ...extra,
-});
+const segment = (extra: Partial<Segment> = {}): Segment =>
+  segmentFixture({
+    text_content: text,
+    audio_file: "/media/s1.wav",
+    audio_duration: 4,
+    cues: [
+      { start: 0.1, end: 1.9, text: '"Who are you?" said the Caterpillar.' },
+      { start: 2.2, end: 3.9, text: "Alice replied, rather shyly." },
+    ],
+    ...extra,
+  });
 
 function renderCard(props: Partial<SegmentCardProps> = {}) {
   const onChapterChange = vi.fn(async () => undefined);

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { SegmentCard, STALE_EXPLANATION, voiceSummary, type SegmentCardProps } from "@/components/SegmentCard";
 import type { Segment } from "@/lib/types";
-import { jsonResponse } from "./helpers";
+import { jsonResponse, segmentFixture } from "./helpers";
 
 type Handler = (init: RequestInit) => Response | Promise<Response>;
 let routes: Record<string, Handler>;
@@ -47,21 +47,8 @@ const calls = (key: string) =>
   fetchMock.mock.calls.filter(([url, init]) => `${(init as RequestInit | undefined)?.method ?? "GET"} ${url}` === key);
 const bodyOf = (call: unknown[]) => JSON.parse(String((call[1] as RequestInit).body));
 
-const segment = (extra: Partial<Segment> = {}): Segment => ({
-  id: "s1",
-  project: "p1",
-  sequence_index: 0,
-  text_content: "Dantès came home in 1815.",
-  is_locked: false,
-  audio_file: "/media/s1.wav",
-  audio_duration: 2,
-  chapter_title: null,
-  cues: [],
-  voice: null,
-  speed: null,
-  audio_stale: false,
-  ...extra,
-});
+const segment = (extra: Partial<Segment> = {}): Segment =>
+  segmentFixture({ project: "p1", text_content: "Dantès came home in 1815.", audio_file: "/media/s1.wav", audio_duration: 2, ...extra });
 
 function renderCard(props: Partial<SegmentCardProps> = {}) {
   const onVoiceSave = vi.fn(async () => undefined);

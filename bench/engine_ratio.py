@@ -191,7 +191,7 @@ def main_ratio(args) -> dict:
     if calibration["calibration"]:
         c = calibration["calibration"]
         print(f"  chosen {c['variant']}, {c['layout']}; chars/s per variant and layout "
-              f"{c.get('grid_chars_per_second') or (c['variant_chars_per_second'], c['layout_chars_per_second'])}", flush=True)
+              f"{c['grid_chars_per_second']}", flush=True)
     runs: dict[str, list[dict]] = {"bare": [], "storyflow": []}
     for round_ in range(args.rounds):
         order = ("bare", "storyflow") if round_ % 2 == 0 else ("storyflow", "bare")

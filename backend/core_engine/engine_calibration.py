@@ -100,11 +100,8 @@ class Calibration:
         cpu: ``CpuInfo.as_dict()`` of that CPU.
         variant: the fastest model variant ("official", "bundled-int8", "bundled-float32").
         layout: the :class:`EngineLayout` that, with ``variant``, was fastest.
-        variant_chars_per_second: characters of text per second of wall time, per variant
-            (one session, default threads).
-        layout_chars_per_second: the same per layout label, for ``variant``.
-        grid_chars_per_second: the same for every variant in every layout
-            (``{variant: {layout label: chars/s}}``; empty in files from before it was kept).
+        grid_chars_per_second: characters of text per second of wall time, for every
+            variant in every layout timed: ``{variant: {layout label: chars/s}}``.
         text_chars: length of the calibration text (characters).
         calibrated_at: ISO 8601, UTC.
     """
@@ -113,33 +110,54 @@ class Calibration:
     cpu: dict
     variant: str
     layout: EngineLayout
-    variant_chars_per_second: dict[str, float] = field(default_factory=dict)
-    layout_chars_per_second: dict[str, float] = field(default_factory=dict)
     grid_chars_per_second: dict[str, dict[str, float]] = field(default_factory=dict)
     text_chars: int = len(CALIBRATION_TEXT)
     calibrated_at: str = ""
 
+    @property
+    def variant_chars_per_second(self) -> dict[str, float]:
+        """chars/s per variant in one session with default threads (the grid's first column)."""
+        return {name: row[DEFAULT_LAYOUT.label] for name, row in self.grid_chars_per_second.items()
+                if DEFAULT_LAYOUT.label in row}
+
+    @property
+    def layout_chars_per_second(self) -> dict[str, float]:
+        """chars/s per layout label for the chosen ``variant`` (its row of the grid)."""
+        return dict(self.grid_chars_per_second.get(self.variant, {}))
+
     def as_dict(self) -> dict[str, Any]:
-        """JSON form (what the file holds and ``GET /api/engine/`` reports)."""
+        """JSON form (what the file holds and ``GET /api/engine/`` reports), the grid's two views included."""
         data = asdict(self)
         data["layout"] = asdict(self.layout)
+        data["variant_chars_per_second"] = self.variant_chars_per_second
+        data["layout_chars_per_second"] = self.layout_chars_per_second
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Calibration":
-        """Inverse of :meth:`as_dict`. Raises KeyError/TypeError/ValueError for a malformed one."""
+        """Inverse of :meth:`as_dict`. Raises KeyError/TypeError/ValueError for a malformed one.
+
+        A file from before the grid was kept is read from its two views: each variant's
+        one-session figure, and the chosen variant's per-layout figures."""
         layout = EngineLayout(int(data["layout"]["sessions"]), int(data["layout"]["threads_per_session"]))
         if layout.sessions < 1 or layout.threads_per_session < 0:
             raise ValueError(f"bad layout {layout}")
         return cls(
             cpu_key=str(data["cpu_key"]), cpu=dict(data.get("cpu") or {}), variant=str(data["variant"]), layout=layout,
-            variant_chars_per_second={str(k): float(v) for k, v in (data.get("variant_chars_per_second") or {}).items()},
-            layout_chars_per_second={str(k): float(v) for k, v in (data.get("layout_chars_per_second") or {}).items()},
-            grid_chars_per_second={str(name): {str(k): float(v) for k, v in row.items()}
-                                   for name, row in (data.get("grid_chars_per_second") or {}).items()},
+            grid_chars_per_second=_grid_of(data, str(data["variant"])),
             text_chars=int(data.get("text_chars") or len(CALIBRATION_TEXT)),
             calibrated_at=str(data.get("calibrated_at") or ""),
         )
+
+
+def _grid_of(data: dict[str, Any], variant: str) -> dict[str, dict[str, float]]:
+    """``grid_chars_per_second`` of a stored calibration, rebuilt from the two views in an older file."""
+    if data.get("grid_chars_per_second"):
+        return {str(name): {str(k): float(v) for k, v in row.items()} for name, row in data["grid_chars_per_second"].items()}
+    grid = {str(name): {DEFAULT_LAYOUT.label: float(v)} for name, v in (data.get("variant_chars_per_second") or {}).items()}
+    if data.get("layout_chars_per_second"):
+        grid.setdefault(variant, {}).update({str(k): float(v) for k, v in data["layout_chars_per_second"].items()})
+    return grid
 
 
 def calibration_path(models_dir: Path | str) -> Path:
@@ -243,22 +261,26 @@ def calibrate(
     if not variants:
         raise ValueError("no model variant to calibrate")
     cores = cores or cpu_info().cores
-    layouts = [DEFAULT_LAYOUT]
     grid: dict[tuple[str, EngineLayout], float] = {}
     chunks: list[str] = []
-    for name, files in variants.items():
-        for layout in layouts:  # the first variant's first load adds the parallel layout
-            kokoros = load(files, layout)
-            if not chunks:
-                chunks = calibration_chunks(kokoros[0].tokenizer, text)
-                sessions = min(cores, MAX_SESSIONS, len(chunks))
-                if sessions > 1:
-                    layouts.append(EngineLayout(sessions, 1))
-            voice = voice or sorted(kokoros[0].get_voices())[0]
-            timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())] * layout.sessions, voice)
-            grid[name, layout] = timer(kokoros, chunks, voice)
-            logger.info("Calibration: %s, %s: %.2f s for %d characters", name, layout.label, grid[name, layout], len(text))
-            del kokoros
+
+    def measure(name: str, layout: EngineLayout) -> None:
+        nonlocal chunks, voice
+        kokoros = load(variants[name], layout)
+        chunks = chunks or calibration_chunks(kokoros[0].tokenizer, text)
+        voice = voice or sorted(kokoros[0].get_voices())[0]
+        timer(kokoros, [" ".join(kokoros[0].tokenizer.phonemize(WARMUP_TEXT, "en-us").split())] * layout.sessions, voice)
+        grid[name, layout] = timer(kokoros, chunks, voice)
+        logger.info("Calibration: %s, %s: %.2f s for %d characters", name, layout.label, grid[name, layout], len(text))
+
+    first = next(iter(variants))
+    measure(first, DEFAULT_LAYOUT)  # also phonemizes the chunks, which bound the sessions worth trying
+    sessions = min(cores, MAX_SESSIONS, len(chunks))
+    layouts = [DEFAULT_LAYOUT] + ([EngineLayout(sessions, 1)] if sessions > 1 else [])
+    for name in variants:
+        for layout in layouts:
+            if (name, layout) not in grid:
+                measure(name, layout)
     variant, layout = choose_fastest(grid)
 
     def speed(seconds: float) -> float:
@@ -270,8 +292,6 @@ def calibrate(
         cpu=info.as_dict(),
         variant=variant,
         layout=layout,
-        variant_chars_per_second={name: speed(grid[name, DEFAULT_LAYOUT]) for name in variants},
-        layout_chars_per_second={lay.label: speed(grid[variant, lay]) for lay in layouts},
         grid_chars_per_second={name: {lay.label: speed(grid[name, lay]) for lay in layouts} for name in variants},
         text_chars=len(text),
         calibrated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -147,7 +147,7 @@ def _store(models, variant, layout=DEFAULT_LAYOUT, key=None):
     info = cpu_info()
     calibration = Calibration(
         cpu_key=key or cpu_key(info), cpu=info.as_dict(), variant=variant, layout=layout,
-        variant_chars_per_second={"bundled-int8": 40.0, "bundled-float32": 50.0},
+        grid_chars_per_second={"bundled-int8": {DEFAULT_LAYOUT.label: 40.0}, "bundled-float32": {DEFAULT_LAYOUT.label: 50.0}},
     )
     write_calibration(models, calibration)
 
@@ -216,7 +216,7 @@ def test_a_new_variant_means_calibrating_again(tmp_models_dir, settings):
     info = cpu_info()
     write_calibration(tmp_models_dir, Calibration(
         cpu_key=cpu_key(info), cpu=info.as_dict(), variant="bundled-int8", layout=EngineLayout(2, 1),
-        variant_chars_per_second={"bundled-int8": 40.0},
+        grid_chars_per_second={"bundled-int8": {DEFAULT_LAYOUT.label: 40.0}},
     ))
     assert KokoroModelLoader.stored_calibration() is not None and not KokoroModelLoader.needs_calibration()
     (tmp_models_dir / "kokoro-v1.0.float32.onnx").write_bytes(b"x")
@@ -239,3 +239,15 @@ def test_real_calibration_of_the_int8_model(installed_model):
     assert set(result.layout_chars_per_second) == {"1 session x all cores", "2 sessions x 1 thread"}
     # a real speed: a few to a few hundred characters of text per second on any CPU
     assert 2 < result.variant_chars_per_second["bundled-int8"] < 2000
+
+
+def test_a_file_from_before_the_grid_is_read_from_its_two_views():
+    old = {
+        "cpu_key": "k", "cpu": {}, "variant": "bundled-float32", "layout": {"sessions": 2, "threads_per_session": 1},
+        "variant_chars_per_second": {"bundled-int8": 40.0, "bundled-float32": 50.0},
+        "layout_chars_per_second": {"1 session x all cores": 50.0, "2 sessions x 1 thread": 70.0},
+    }
+    calibration = Calibration.from_dict(old)
+    assert calibration.variant_chars_per_second == old["variant_chars_per_second"]
+    assert calibration.layout_chars_per_second == old["layout_chars_per_second"]
+    assert Calibration.from_dict(calibration.as_dict()) == calibration

@@ -125,6 +125,13 @@ class Calibration:
         """chars/s per layout label for the chosen ``variant`` (its row of the grid)."""
         return dict(self.grid_chars_per_second.get(self.variant, {}))
 
+    @property
+    def is_complete(self) -> bool:
+        """Whether every variant was timed in the same layouts (False for a file from before
+        the grid, which timed the layouts for the chosen variant only: it calibrates again)."""
+        rows = [set(row) for row in self.grid_chars_per_second.values()]
+        return bool(rows) and all(row == rows[0] for row in rows)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON form (what the file holds and ``GET /api/engine/`` reports), the grid's two views included."""
         data = asdict(self)

@@ -216,9 +216,10 @@ class KokoroModelLoader:
 
     @classmethod
     def _covers_candidates(cls, calibration: Calibration) -> bool:
-        """Whether ``calibration`` timed exactly the variants there are now to choose from
-        (a variant installed or removed since, e.g. the float32 one, means measuring again)."""
-        return set(calibration.variant_chars_per_second) == set(cls.calibration_candidates())
+        """Whether ``calibration`` timed exactly the variants there are now to choose from, each
+        in every layout (a variant installed or removed since, e.g. the float32 one, or a file
+        from before every pair was timed, means measuring again)."""
+        return calibration.is_complete and set(calibration.grid_chars_per_second) == set(cls.calibration_candidates())
 
     @classmethod
     def calibration_candidates(cls) -> dict[str, ModelFiles]:

@@ -42,7 +42,7 @@ def test_engine_reports_the_stored_calibration(api_client, settings, tmp_path):
     info = cpu_info()
     write_calibration(models, Calibration(
         cpu_key=cpu_key(info), cpu=info.as_dict(), variant="bundled-float32", layout=EngineLayout(2, 1),
-        grid_chars_per_second={"bundled-int8": {"1 session x all cores": 40.5},
+        grid_chars_per_second={"bundled-int8": {"1 session x all cores": 40.5, "2 sessions x 1 thread": 55.0},
                                "bundled-float32": {"1 session x all cores": 61.0, "2 sessions x 1 thread": 70.2}},
         calibrated_at="2026-12-03T08:00:00+00:00",
     ))

@@ -251,3 +251,20 @@ def test_a_file_from_before_the_grid_is_read_from_its_two_views():
     assert calibration.variant_chars_per_second == old["variant_chars_per_second"]
     assert calibration.layout_chars_per_second == old["layout_chars_per_second"]
     assert Calibration.from_dict(calibration.as_dict()) == calibration
+    assert not calibration.is_complete  # int8 was never timed in two sessions
+
+
+def test_a_file_from_before_the_grid_means_calibrating_again(tmp_models_dir, settings):
+    settings.STORYFLOW_ENGINE_CALIBRATION = True
+    _install_fake_variants(tmp_models_dir)
+    info = cpu_info()
+    old = {
+        "cpu_key": cpu_key(info), "cpu": info.as_dict(), "variant": "bundled-int8",
+        "layout": {"sessions": 1, "threads_per_session": 0},
+        "variant_chars_per_second": {"bundled-int8": 64.2, "bundled-float32": 34.6},
+        "layout_chars_per_second": {"1 session x all cores": 64.2, "2 sessions x 1 thread": 63.5},
+    }
+    (tmp_models_dir / engine_calibration.CALIBRATION_FILE).write_text(json.dumps(old), encoding="utf-8")
+    assert read_calibration(tmp_models_dir) is not None
+    assert KokoroModelLoader.stored_calibration() is None
+    assert KokoroModelLoader.needs_calibration()
